@@ -42,7 +42,7 @@ def parse_args(argv=None):
                         help="width of both networks (smaller trains faster and worse)")
     parser.add_argument("--unit-size", type=int, default=ganns.UNIT_SIZE, help="images per work unit")
     parser.add_argument("--units-per-step", type=int, default=ganns.UNITS_PER_STEP,
-                        help="gradients averaged into each optimiser step")
+                        help="step once this many gradients are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=int, default=ganns.MAX_STALENESS,
                         help="use gradients computed on weights up to this many versions old")
     parser.add_argument("--epochs", type=int, default=ganns.EPOCHS, help="stop after this many epochs")
@@ -104,9 +104,9 @@ class Progress:
         if args.steps:
             remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
         eta = time.strftime("%H:%M:%S", time.gmtime(max(remaining, 0) / rate)) if rate > 0 else "?"
-        log.info("step %d | epoch %d (%.0f%%) | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
+        log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
                  "| workers %d | %.1f images/s | ETA %s",
-                 stats["step"], stats["epoch"], 100 * (stats["images"] / size % 1), f"{stats['images']:,}",
+                 stats["step"], stats["images"] / size, f"{stats['images']:,}",
                  stats["loss_d"], stats["loss_g"], stats["d_real"], stats["d_fake"], stats["workers"], rate, eta)
         self.rate = rate
         if stats["step"] % args.sample_every == 0:
@@ -215,10 +215,12 @@ def coordinate(conn, args, run, models, optimizers):
             ganns.add_units(conn, units)
             log.info("epoch %d: queued %d units of %d images", queue["epoch"] + 1, len(units), config["unit_size"])
             continue
-        ready = ganns.ready_gradients(conn, oldest, args.units_per_step)
-        # Past the last epoch's last unit no more gradients will come: step with fewer.
+        # Partial synchronisation: step once N gradients are in, not all of the
+        # class's. Any more that arrived meanwhile go in too rather than going
+        # stale. Past the last epoch's last unit, step with fewer.
+        ready = ganns.ready_gradients(conn, oldest)
         nothing_left = queue["pending"] == 0 and queue["claimed"] == 0
-        if len(ready) == args.units_per_step or (ready and nothing_left):
+        if len(ready) >= args.units_per_step or (ready and nothing_left):
             version += 1
             stats = take_step(conn, models, optimizers, ready, version, queue["epoch"], images_so_far)
             images_so_far = stats["images"]

