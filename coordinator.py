@@ -31,9 +31,10 @@ POLL_SECONDS = 0.2        # how often to look for new gradients
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--db", help="PostgreSQL URL (default: $DATABASE_URL, else a local database in ./pgdata)")
+    parser.add_argument("--db", metavar="URL",
+                        help="PostgreSQL URL; if not given: $DATABASE_URL, else the local database in ./pgdata")
     parser.add_argument("--local", action="store_true", help="train on this machine alone, no database")
-    parser.add_argument("--local-workers", type=int, default=0, help="also start this many workers here")
+    parser.add_argument("--local-workers", type=int, default=0, metavar="K", help="also start K workers here")
     parser.add_argument("--reset", action="store_true", help="start a new run, discarding the one in the database")
     parser.add_argument("--data", default=ganns.BUILTIN_DATASET,
                         help="the built-in dataset, CelebA's img_align_celeba.zip, or a folder of images")

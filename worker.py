@@ -27,11 +27,11 @@ class LeaseLost(Exception):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--db", help="PostgreSQL URL of the class's database (default: $DATABASE_URL, "
-                                     "else the local database in ./pgdata)")
+    parser.add_argument("--db", metavar="URL", help="PostgreSQL URL of the class's database; if not given: "
+                                                    "$DATABASE_URL, else the local database in ./pgdata")
     parser.add_argument("--name", default=socket.gethostname(), help="your name on the leaderboard")
-    parser.add_argument("--data", help="where this machine has the run's dataset (default: the built-in "
-                                       "dataset, or data/<the run's file>, e.g. data/img_align_celeba.zip)")
+    parser.add_argument("--data", help="where this machine has the run's dataset; if not given: the built-in "
+                                       "dataset, or data/<the run's file>, e.g. data/img_align_celeba.zip")
     parser.add_argument("--batch-size", type=int, default=ganns.BATCH_SIZE,
                         help="images per forward pass; lower it if memory runs out")
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu, or auto (the first available)")
