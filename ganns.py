@@ -324,6 +324,10 @@ def minibatch_gradients(generator, discriminator, real, noise):
     parameters we name, so the generator's loss cannot leak into the
     discriminator's gradient (the predecessor's bug) and nothing accumulates
     in .grad between mini-batches.
+
+    Unlike the tutorial, which steps D before computing G's gradient, both
+    gradients here come from the same weights ("simultaneous" updates): that
+    is what lets one work unit give both, on one published version.
     """
     ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
@@ -348,7 +352,9 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
 
     Returns {"grads": ..., "buffers": ..., "metrics": ...}, all per-image means
     over the unit, so the coordinator's image-weighted average of units equals
-    one big computation over the same mini-batches. "buffers" are BatchNorm's
+    one big computation over the same mini-batches. (Not over one big batch:
+    BatchNorm normalises each mini-batch by its own statistics, so a gradient
+    depends on which images shared its mini-batch.) "buffers" are BatchNorm's
     running statistics after the unit: averaged too, or `generator.eval()`
     would draw grey images (the predecessor's bug). The models are left as
     they were found.

@@ -566,10 +566,17 @@ def test_ctrl_c_on_a_worker_gives_its_unit_back_at_once():
                                                   "--feature-maps", "16")
     url = fresh_url_of(conn)
     busy = script("worker.py", "--name", "leaver", "--batch-size", "8", url=url)
-    wait_for(lambda: query(conn, "SELECT 1 FROM work_units WHERE status = 'claimed'"), what="a claim")
-    time.sleep(1)  # into the computation
+    seen = []
+    while not any("joined run" in line for line in seen):  # it has claimed and is computing
+        seen.append(busy.stdout.readline())
+        assert seen[-1], "".join(seen)
+    time.sleep(0.5)
     busy.send_signal(signal.SIGINT)
-    output, _ = busy.communicate(timeout=60)
+    try:
+        output, _ = busy.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        busy.kill()
+        raise AssertionError("the worker did not stop on Ctrl-C:\n" + "".join(seen) + busy.communicate()[0])
     assert "went back to the queue" in output and "Traceback" not in output, output
     assert query(conn, "SELECT status FROM work_units")[0]["status"] == "pending"
 
