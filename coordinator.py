@@ -257,6 +257,7 @@ def stop_local_workers(workers):
 def main(argv=None):
     args = parse_args(argv)
     ganns.setup_logging("coordinator")
+    ganns.stop_on_ctrl_c_and_kill()
     if args.local:
         return train_locally(args)
     url = ganns.database_url(args.db)

@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import random
+import signal
 import urllib.parse
 import warnings
 import zipfile
@@ -692,6 +693,16 @@ def resume_run(conn):
 
 def setup_logging(name):
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
+
+
+def stop_on_ctrl_c_and_kill():
+    """Ctrl-C and `kill` both raise KeyboardInterrupt, so the scripts can clean up.
+
+    Set explicitly: a process started in the background by a shell script
+    inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def database_url(given=None):

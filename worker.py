@@ -131,6 +131,7 @@ def work(conn, args, device):
 def main(argv=None):
     args = parse_args(argv)
     ganns.setup_logging(args.name)
+    ganns.stop_on_ctrl_c_and_kill()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = ganns.pick_device(args.device)
