@@ -245,7 +245,7 @@ def start_local_workers(url, count):
 
 
 def stop_local_workers(workers):
-    """Workers exit by themselves once the run is finished; after a Ctrl-C they get a SIGINT of their own."""
+    """Wait for the workers: they exit by themselves once the run is finished or they got a SIGINT."""
     for worker in workers:
         try:
             worker.wait(timeout=30)
@@ -270,6 +270,8 @@ def main(argv=None):
         coordinate(conn, args, run, models, optimizers)
     except KeyboardInterrupt:
         log.info("stopped; start again with the same command to resume at the last version")
+        for worker in workers:  # a `kill` reaches only this process: pass it on
+            worker.send_signal(signal.SIGINT)
     finally:
         stop_local_workers(workers)
 
