@@ -68,6 +68,11 @@ def fresh_database():
     with admin.cursor() as cur:
         cur.execute(psycopg2.sql.SQL("CREATE DATABASE {}").format(psycopg2.sql.Identifier(name)))
     admin.close()
+    return url_of_database(name)
+
+
+def url_of_database(name):
+    """The test server's URL, pointing at database `name`."""
     parts = urllib.parse.urlsplit(server_url())
     return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
@@ -393,8 +398,7 @@ def test_two_connections_claiming_at_once_never_share_a_unit():
 
 def fresh_url_of(conn):
     """The URL of the database `conn` is connected to."""
-    parts = urllib.parse.urlsplit(server_url())
-    return urllib.parse.urlunsplit(parts._replace(path="/" + conn.info.dbname))
+    return url_of_database(conn.info.dbname)
 
 
 def test_expired_lease_is_reclaimed_and_the_old_holders_upload_refused():
