@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import urllib.parse
 import warnings
 import zipfile
@@ -463,9 +464,19 @@ def optimizer_blob(optimizers):
 
 READ_RUN = "SELECT id, config, version, status FROM run"
 
+# A worker introduces itself when it joins a run (again, after a restart).
+REGISTER_WORKER = """
+INSERT INTO workers (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version)
+VALUES (%(name)s, %(host)s, %(device)s, %(cpu_cores)s, %(ram_gb)s, %(gpu)s, %(gpu_memory_gb)s, %(torch_version)s)
+ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device, cpu_cores = excluded.cpu_cores,
+    ram_gb = excluded.ram_gb, gpu = excluded.gpu, gpu_memory_gb = excluded.gpu_memory_gb,
+    torch_version = excluded.torch_version, last_seen = now()"""
+
+WORKER_SEEN = "UPDATE workers SET images_per_s = %(images_per_s)s, last_seen = now() WHERE name = %(name)s"
+
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
-CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units"
+CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units, workers"
 
 INSERT_RUN = """
 INSERT INTO run (id, config, version, status) VALUES (%(id)s, %(config)s, 0, 'training')"""
@@ -589,6 +600,14 @@ def read_run(conn):
         return first(execute(conn, READ_RUN))
     except psycopg2.errors.UndefinedTable:
         return None
+
+
+def register_worker(conn, info):
+    execute(conn, REGISTER_WORKER, info)
+
+
+def worker_seen(conn, name, images_per_s):
+    execute(conn, WORKER_SEEN, {"name": name, "images_per_s": images_per_s})
 
 
 def start_run(conn, config, weights, optimizer):
@@ -732,6 +751,18 @@ def connect(url, name):
     except psycopg2.OperationalError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
         raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
+
+
+def machine_info(name, device):
+    """What a worker tells the class about its machine (shown by coordinator.py --status)."""
+    try:
+        ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        ram_gb = None
+    gpu = torch.cuda.get_device_properties(device) if device.type == "cuda" else None
+    return {"name": name, "host": socket.gethostname(), "device": device.type, "cpu_cores": os.cpu_count() or 1,
+            "ram_gb": ram_gb, "gpu": gpu.name if gpu else None,
+            "gpu_memory_gb": gpu.total_memory / 2**30 if gpu else None, "torch_version": torch.__version__}
 
 
 def pick_device(name="auto"):

@@ -9,6 +9,7 @@
 --   gradients      uploaded gradients waiting for the coordinator's next step
 --   contributions  the ledger: which unit went into which step, and who computed it
 --   steps          one row of losses per optimiser step
+--   workers        who takes part: each worker's machine and its latest speed
 
 
 -- ---------------------------------------------------------------------------
@@ -111,3 +112,25 @@ CREATE TABLE IF NOT EXISTS steps (
     finished_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE steps IS 'One row per optimiser step: the training curves.';
+
+
+-- ---------------------------------------------------------------------------
+-- Who takes part
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS workers (
+    name           TEXT PRIMARY KEY,       -- --name: the name on the leaderboard
+    login          TEXT NOT NULL DEFAULT current_user,  -- the database role it connects as
+    host           TEXT NOT NULL,
+    device         TEXT NOT NULL,          -- cpu, cuda, mps
+    cpu_cores      INTEGER NOT NULL,
+    ram_gb         REAL,                   -- NULL where the operating system does not say
+    gpu            TEXT,                   -- NULL without a GPU
+    gpu_memory_gb  REAL,
+    torch_version  TEXT NOT NULL,
+    images_per_s   REAL,                   -- its latest unit's speed, computing and uploading
+    units_refused  INTEGER NOT NULL DEFAULT 0,  -- gradients the coordinator would not use
+    started_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen      TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE workers IS 'One row per worker name, written by the worker at start and after every unit.';

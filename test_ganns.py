@@ -493,6 +493,11 @@ def test_end_to_end_coordinator_and_two_workers():
     workers = {r["worker"] for r in query(conn, "SELECT DISTINCT worker FROM contributions")}
     assert workers and workers <= {"local-1", "local-2"}  # (one may finish the tiny units before the other starts)
     assert [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")] == list(range(1, 13))
+    registered = query(conn, "SELECT name, device, cpu_cores, torch_version, images_per_s FROM workers ORDER BY name")
+    assert [r["name"] for r in registered] == ["local-1", "local-2"]
+    assert all(r["device"] == "cpu" and r["cpu_cores"] >= 1 and r["torch_version"] == torch.__version__
+               for r in registered)
+    assert any(r["images_per_s"] > 0 for r in registered)
 
 
 def test_a_class_smaller_than_units_per_step_does_not_stall():

@@ -102,6 +102,7 @@ def work(conn, args, device):
                 dataset = open_run_dataset(config, args.data)
                 models = ganns.build_models(config, device)
                 run_id, version = run["id"], None
+                ganns.register_worker(conn, ganns.machine_info(args.name, device))
                 log.info("joined run %d: %s, %s images, feature maps %d, on %s",
                          run_id, config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
             if unit["version"] != version:
@@ -115,6 +116,7 @@ def work(conn, args, device):
             computed = time.monotonic()
             accepted = ganns.upload_gradient(conn, unit, args.name, blob)
             uploaded = time.monotonic()
+            ganns.worker_seen(conn, args.name, len(unit["indices"]) / (uploaded - started))
         except LeaseLost:
             log.info("unit %d: lease lost (too slow?), moving on", unit["id"])
             continue
