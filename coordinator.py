@@ -25,7 +25,7 @@ import ganns
 
 log = logging.getLogger("ganns")
 
-POLL_SECONDS = 0.2        # how often to look for new gradients
+POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
 
 
 def parse_args(argv=None):
@@ -46,6 +46,8 @@ def parse_args(argv=None):
                         help="step once this many gradients are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=int, default=ganns.MAX_STALENESS,
                         help="use gradients computed on weights up to this many versions old")
+    parser.add_argument("--gradient-dtype", choices=["bfloat16", "float32"], default=ganns.GRADIENT_DTYPE,
+                        help="how workers send gradients: bfloat16 is half the bytes")
     parser.add_argument("--epochs", type=int, default=ganns.EPOCHS, help="stop after this many epochs")
     parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     parser.add_argument("--sample-every", type=int, default=20,
@@ -164,7 +166,8 @@ def train_locally(args):
 def start_or_resume(conn, args):
     """The run in the database, resumed; or a new one if there is none or --reset was given."""
     dataset = ganns.open_dataset(args.data, args.max_images)
-    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed)
+    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
+                              args.gradient_dtype)
     models = ganns.build_models(config)
     optimizers = ganns.build_optimizers(*models)
     run = ganns.read_run(conn)
@@ -174,8 +177,8 @@ def start_or_resume(conn, args):
                                     for key, value in config.items() if run["config"].get(key) != value)
             raise SystemExit(f"the database holds a run with {differences}: start with the same options "
                              f"to resume it, or add --reset to start a new run")
-        weights, optimizer = ganns.read_weights_and_optimizer(conn, run["version"])
-        state, optimizer_state = ganns.from_blob(weights), ganns.from_blob(optimizer)
+        state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
+        optimizer_state = ganns.from_blob(ganns.read_optimizer(conn, run["version"]))
         for model, opt, key in zip(models, optimizers, ("generator", "discriminator")):
             model.load_state_dict(state[key])
             opt.load_state_dict(optimizer_state[key])
@@ -190,7 +193,7 @@ def start_or_resume(conn, args):
 
 def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     """Average the ready gradients (one blob in memory at a time), step, publish version `step`."""
-    parts = ((ganns.from_blob(ganns.read_gradient(conn, row["id"])), row["images"]) for row in ready)
+    parts = ((ganns.load_gradient(ganns.read_gradient(conn, row["id"])), row["images"]) for row in ready)
     average, images = ganns.average_units(parts)
     ganns.apply_step(*models, optimizers, average)
     stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
@@ -229,7 +232,7 @@ def coordinate(conn, args, run, models, optimizers):
         elif nothing_left:
             break
         else:
-            time.sleep(POLL_SECONDS)
+            ganns.wait_for_news(conn, POLL_SECONDS)
     ganns.finish_run(conn)
     progress.finish(stats)
     log.info("run finished at step %d", version)
@@ -264,6 +267,7 @@ def main(argv=None):
     conn = ganns.connect(url, "coordinator")
     log.info("coordinator connected to %s", ganns.describe_url(url))
     ganns.create_schema(conn)
+    ganns.listen(conn, ganns.LISTEN_GRADIENTS)
     run, models, optimizers = start_or_resume(conn, args)
     workers = start_local_workers(url, args.local_workers) if args.local_workers else []
     try:

@@ -20,8 +20,10 @@ import io
 import logging
 import os
 import random
+import select
 import signal
 import socket
+import struct
 import urllib.parse
 import warnings
 import zipfile
@@ -57,6 +59,7 @@ UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are i
 MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
+GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 EPOCHS = 5
 SEED = 1234
 
@@ -159,11 +162,11 @@ def build_optimizers(generator, discriminator):
             torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS))
 
 
-def run_config(feature_maps, dataset, max_images, unit_size, seed):
+def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE):
     """What the coordinator and every worker must agree on; stored in the run row."""
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
-            "unit_size": unit_size, "seed": seed}
+            "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype}
 
 
 # ---------------------------------------------------------------------------
@@ -432,7 +435,8 @@ def apply_step(generator, discriminator, optimizers, average):
 # ---------------------------------------------------------------------------
 # Blobs. PLUMBING: what travels through the database, written with torch.save.
 #   weights:   {"generator": state_dict, "discriminator": state_dict}
-#   gradient:  {"grads": {name: tensor}, "buffers": {name: tensor}, "metrics": {name: float}}
+#   gradient:  {"grads": {name: tensor in the run's gradient_dtype}, "buffers": {name: float32 tensor},
+#               "metrics": {name: float}}
 #   optimizer: {"generator": Adam state_dict, "discriminator": Adam state_dict}
 # ---------------------------------------------------------------------------
 
@@ -447,6 +451,22 @@ def from_blob(blob, device="cpu"):
     # pickle can run arbitrary code when loaded. This only rebuilds tensors and
     # plain containers (https://pytorch.org/docs/stable/generated/torch.load.html).
     return torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
+
+
+def gradient_blob(result, dtype):
+    """A unit's result as it travels. bfloat16 keeps float32's exponent and 8 bits of
+    its mantissa: each number is off by at most 0.4%, far less than the noise between
+    two mini-batches, and Adam divides every gradient by its own running scale anyway.
+    (float16 would need scaling: small gradients underflow its range.)"""
+    grads = {name: g.to(getattr(torch, dtype)) for name, g in result["grads"].items()}
+    return to_blob({**result, "grads": grads})
+
+
+def load_gradient(blob):
+    """A gradient blob back as float32, ready to be averaged."""
+    part = from_blob(blob)
+    part["grads"] = {name: g.float() for name, g in part["grads"].items()}
+    return part
 
 
 def weights_blob(generator, discriminator):
@@ -481,12 +501,30 @@ CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units,
 INSERT_RUN = """
 INSERT INTO run (id, config, version, status) VALUES (%(id)s, %(config)s, 0, 'training')"""
 
-INSERT_WEIGHTS = """
-INSERT INTO weights (version, weights, optimizer) VALUES (%(version)s, %(weights)s, %(optimizer)s)"""
+COPY_WEIGHTS = "COPY weights (version, weights, optimizer) FROM STDIN (FORMAT binary)"
 
-READ_WEIGHTS = "SELECT weights FROM weights WHERE version = %(version)s"
+# psycopg2 sends and receives BYTEA as hex text: twice the blob on the wire.
+# COPY in binary format carries the bytes as they are, so every blob travels
+# through one of these (https://www.postgresql.org/docs/current/sql-copy.html).
+READ_WEIGHTS = "COPY (SELECT weights FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
 
-READ_WEIGHTS_AND_OPTIMIZER = "SELECT weights, optimizer FROM weights WHERE version = %(version)s"
+READ_OPTIMIZER = "COPY (SELECT optimizer FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
+
+READ_GRADIENT = "COPY (SELECT blob FROM gradients WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
+
+# An upload first lands in a table of the worker's own session, then moves in
+# one fenced statement (UPLOAD_GRADIENT). ON COMMIT DELETE ROWS empties it after.
+CREATE_UPLOAD_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS upload (blob BYTEA) ON COMMIT DELETE ROWS;
+ALTER TABLE upload ALTER COLUMN blob SET STORAGE EXTERNAL"""
+
+COPY_UPLOAD = "COPY upload (blob) FROM STDIN (FORMAT binary)"
+
+# Waiting workers and the coordinator LISTEN instead of polling: a NOTIFY is
+# delivered when the transaction that sent it commits.
+# https://www.postgresql.org/docs/current/sql-notify.html
+LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                  # new units or new weights
+LISTEN_GRADIENTS, NOTIFY_GRADIENTS = "LISTEN gradients", "NOTIFY gradients"  # a gradient arrived
 
 READ_LAST_STEP = "SELECT step, epoch, images FROM steps ORDER BY step DESC LIMIT 1"
 
@@ -531,7 +569,7 @@ WITH finished AS (
     WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'
     RETURNING id, cardinality(indices) AS images)
 INSERT INTO gradients (unit_id, version, worker, images, blob)
-SELECT id, %(version)s, %(worker)s, images, %(blob)s FROM finished
+SELECT id, %(version)s, %(worker)s, images, (SELECT blob FROM upload) FROM finished
 RETURNING id"""
 
 # Units whose worker went silent go back to the queue.
@@ -548,8 +586,6 @@ WHERE id IN (SELECT unit_id FROM stale)"""
 READY_GRADIENTS = """
 SELECT id, unit_id, version, worker, images FROM gradients
 WHERE version >= %(oldest)s ORDER BY id"""
-
-READ_GRADIENT = "SELECT blob FROM gradients WHERE id = %(id)s"
 
 # The step's bookkeeping, all in one transaction (publish_step): a coordinator
 # killed half-way leaves no half-published step, only the last whole one.
@@ -589,6 +625,45 @@ def first(rows):
     return rows[0] if rows else None
 
 
+# The binary COPY format: a signature, then rows of (field count, then length
+# and bytes of each field), then -1. Our COPYs carry one row of one field.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then 4 bytes of flags, 4 of header extension
+
+
+def copy_out(conn, sql, params):
+    """The BYTEA that a one-row, one-column COPY ... TO STDOUT (FORMAT binary) sends, or None."""
+    buffer = io.BytesIO()
+    with conn, conn.cursor() as cur:
+        cur.copy_expert(cur.mogrify(sql, params).decode(), buffer, size=1 << 20)
+    data = buffer.getbuffer()
+    if len(data) <= len(COPY_SIGNATURE) + 2:  # just the trailer: no such row
+        return None
+    (length,) = struct.unpack_from("!i", data, len(COPY_SIGNATURE) + 2)
+    start = len(COPY_SIGNATURE) + 6
+    return bytes(data[start:start + length])
+
+
+def copy_in(cur, sql, *fields):
+    """One row through COPY ... FROM STDIN (FORMAT binary). Fields are bytes, as PostgreSQL
+    encodes them in binary: a BYTEA as it is, an INTEGER as 4 big-endian bytes."""
+    row = struct.pack("!h", len(fields)) + b"".join(struct.pack("!i", len(f)) + f for f in fields)
+    cur.copy_expert(sql, io.BytesIO(COPY_SIGNATURE + row + struct.pack("!h", -1)), size=1 << 20)
+
+
+def listen(conn, statement):
+    execute(conn, statement)
+
+
+def wait_for_news(conn, seconds):
+    """Sleep until a NOTIFY arrives on a channel this connection LISTENs to, or `seconds` pass.
+
+    The timeout is the fallback for what sends no notification, such as a lease expiring."""
+    if not conn.notifies:
+        select.select([conn], [], [], seconds)
+        conn.poll()
+    conn.notifies.clear()
+
+
 def create_schema(conn):
     with conn, conn.cursor() as cur:
         cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
@@ -616,18 +691,18 @@ def start_run(conn, config, weights, optimizer):
     with conn, conn.cursor() as cur:
         cur.execute(CLEAR_RUN)
         cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config)})
-        cur.execute(INSERT_WEIGHTS, {"version": 0, "weights": weights, "optimizer": optimizer})
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", 0), weights, optimizer)
+        cur.execute(NOTIFY_WORK)
     return read_run(conn)
 
 
 def read_weights(conn, version):
-    row = first(execute(conn, READ_WEIGHTS, {"version": version}))
-    return row and row["weights"]
+    """A version's weights blob, or None once it has been replaced and deleted."""
+    return copy_out(conn, READ_WEIGHTS, {"version": version})
 
 
-def read_weights_and_optimizer(conn, version):
-    row = first(execute(conn, READ_WEIGHTS_AND_OPTIMIZER, {"version": version}))
-    return row["weights"], row["optimizer"]
+def read_optimizer(conn, version):
+    return copy_out(conn, READ_OPTIMIZER, {"version": version})
 
 
 def read_last_step(conn):
@@ -638,6 +713,7 @@ def add_units(conn, units):
     rows = [(u["epoch"], u["position"], u["indices"], u["noise_seed"]) for u in units]
     with conn, conn.cursor() as cur:
         psycopg2.extras.execute_values(cur, INSERT_UNITS, rows, page_size=1000)
+        cur.execute(NOTIFY_WORK)
 
 
 def queue_state(conn):
@@ -660,17 +736,31 @@ def give_back_unit(conn, unit):
 
 def upload_gradient(conn, unit, worker, blob):
     """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
-    params = {"unit_id": unit["id"], "lease": unit["lease"], "version": unit["version"],
-              "worker": worker, "blob": psycopg2.Binary(blob)}
-    return bool(execute(conn, UPLOAD_GRADIENT, params))
+    params = {"unit_id": unit["id"], "lease": unit["lease"], "version": unit["version"], "worker": worker}
+    with conn, conn.cursor() as cur:
+        cur.execute(CREATE_UPLOAD_TABLE)
+        copy_in(cur, COPY_UPLOAD, blob)
+        cur.execute(UPLOAD_GRADIENT, params)
+        accepted = cur.rowcount == 1
+        if accepted:
+            cur.execute(NOTIFY_GRADIENTS)
+    return accepted
+
+
+def requeue(conn, sql, params=None):
+    """Send units back to pending (REAP_EXPIRED_LEASES, REQUEUE_STALE) and wake waiting workers if any were."""
+    with conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        if cur.rowcount:
+            cur.execute(NOTIFY_WORK)
 
 
 def reap_expired_leases(conn):
-    execute(conn, REAP_EXPIRED_LEASES)
+    requeue(conn, REAP_EXPIRED_LEASES)
 
 
 def requeue_stale(conn, oldest):
-    execute(conn, REQUEUE_STALE, {"oldest": oldest})
+    requeue(conn, REQUEUE_STALE, {"oldest": oldest})
 
 
 def ready_gradients(conn, oldest):
@@ -678,7 +768,7 @@ def ready_gradients(conn, oldest):
 
 
 def read_gradient(conn, gradient_id):
-    return execute(conn, READ_GRADIENT, {"id": gradient_id})[0]["blob"]
+    return copy_out(conn, READ_GRADIENT, {"id": gradient_id})
 
 
 def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
@@ -693,9 +783,10 @@ def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
         cur.execute(ADVANCE_VERSION, ids)
         if cur.rowcount != 1:
             raise RuntimeError(f"step {step}: another coordinator published this version first")
-        cur.execute(INSERT_WEIGHTS, {"version": step, "weights": weights, "optimizer": optimizer})
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, optimizer)
         cur.execute(INSERT_STEP, {"step": step, **stats})
         cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
+        cur.execute(NOTIFY_WORK)
 
 
 def finish_run(conn):

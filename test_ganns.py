@@ -100,9 +100,10 @@ def new_run(*extra):
 def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
     """What worker.py does with a claimed unit, in this process: the gradient blob."""
     models = ganns.build_models(run["config"])
-    assert worker.load_version(conn, *models, unit["version"], "cpu")
+    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu"))
     dataset = worker.open_run_dataset(run["config"], None)
-    return worker.compute_unit(conn, worker.parse_args(["--batch-size", str(batch_size)]), models, dataset, unit, "cpu")
+    args = worker.parse_args(["--batch-size", str(batch_size)])
+    return worker.compute_unit(args, run["config"], models, dataset, unit, "cpu")
 
 
 def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SIZE):
@@ -285,7 +286,8 @@ def tutorial_gradients(generator, discriminator, real, noise):
 def test_distributed_step_equals_local_computation():
     """Two units of different sizes, computed by workers in uneven mini-batches and averaged by the
     coordinator, give the same gradients, statistics and new weights as one machine would."""
-    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12")
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12",
+                                                  "--gradient-dtype", "float32")
     config = run["config"]
     reference_g, reference_d = ganns.build_models(config)  # the same seeded start
     reference_optimizers = ganns.build_optimizers(reference_g, reference_d)
@@ -321,7 +323,7 @@ def test_distributed_step_equals_local_computation():
 
     # The distributed computation: the coordinator's step on what the workers uploaded.
     ready = ganns.ready_gradients(conn, oldest=0)
-    average, images = ganns.average_units((ganns.from_blob(ganns.read_gradient(conn, r["id"])), r["images"])
+    average, images = ganns.average_units((ganns.load_gradient(ganns.read_gradient(conn, r["id"])), r["images"])
                                           for r in ready)
     assert images == 20
     names = list(ganns.named_parameters({"generator": reference_g, "discriminator": reference_d}))
@@ -364,6 +366,13 @@ def test_blob_round_trip():
     copy = ganns.Generator(feature_maps=TINY)
     copy.load_state_dict(weights["generator"])
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
+    # The compact format: bfloat16 gradients, each within 0.4% of float32, and float32 statistics.
+    compact = ganns.load_gradient(ganns.gradient_blob(result, "bfloat16"))
+    for name, g in result["grads"].items():
+        assert compact["grads"][name].dtype == torch.float32
+        assert torch.allclose(compact["grads"][name], g, rtol=2 ** -8, atol=0), name
+    assert all(torch.equal(compact["buffers"][k], v) for k, v in result["buffers"].items())
+    assert len(ganns.gradient_blob(result, "bfloat16")) < 0.6 * len(ganns.gradient_blob(result, "float32"))
     # The same unit computed again gives the same gradient: at-least-once computation is harmless.
     again = ganns.unit_gradients(generator, discriminator, ganns.CartoonFaces(), unit, batch_size=4)
     assert all(torch.equal(again["grads"][k], v) for k, v in result["grads"].items())
@@ -533,7 +542,7 @@ def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state
     assert ganns.read_run(conn)["id"] == run_id
     steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
     assert steps == list(range(1, killed_at + 4))  # no gaps, no repeats
-    final = ganns.from_blob(ganns.read_weights_and_optimizer(conn, killed_at + 3)[1])
+    final = ganns.from_blob(ganns.read_optimizer(conn, killed_at + 3))
     adam_steps = {int(s["step"]) for s in final["generator"]["state"].values()}
     assert adam_steps == {killed_at + 3}  # Adam's moments carried on, not restarted
     helper.communicate(timeout=60)

@@ -8,8 +8,10 @@ unit straight back) and start it again whenever you like.
 """
 
 import argparse
+import concurrent.futures
 import logging
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -52,82 +54,129 @@ def open_run_dataset(config, given):
     return dataset
 
 
-def load_version(conn, generator, discriminator, version, device):
-    """Download a weights version (once: the models keep it until the next version)."""
+def fetch_version(conn, version, device):
+    """A weights version's state dicts, or None if it has already been replaced and deleted."""
     blob = ganns.read_weights(conn, version)
-    if blob is None:
-        return False  # already replaced by a newer version; claim again
-    state = ganns.from_blob(blob, device)
-    generator.load_state_dict(state["generator"])
-    discriminator.load_state_dict(state["discriminator"])
-    return True
+    return blob and ganns.from_blob(blob, device)
 
 
-def compute_unit(conn, args, models, dataset, unit, device):
-    """The unit's gradients as a blob, pushing the lease forward between mini-batches."""
-    last_extended = time.monotonic()
+def load_version(models, state):
+    for model, key in zip(models, ("generator", "discriminator")):
+        model.load_state_dict(state[key])
 
-    def keep_lease():
-        nonlocal last_extended
-        if time.monotonic() - last_extended > ganns.LEASE_SECONDS / 4:
-            if not ganns.extend_lease(conn, unit):
-                raise LeaseLost()
-            last_extended = time.monotonic()
 
-    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=keep_lease)
-    return ganns.to_blob(result)
+def compute_unit(args, config, models, dataset, unit, device, stop=None):
+    """The unit's gradients as a blob. Setting the event `stop` ends it between two mini-batches."""
+    def check_stop():
+        if stop is not None and stop.is_set():
+            raise LeaseLost()
+
+    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=check_stop)
+    return ganns.gradient_blob(result, config["gradient_dtype"])
+
+
+def wait_while_computing(conn, job):
+    """The blob of a unit computing in the background, pushing its lease forward meanwhile."""
+    while True:
+        try:
+            return job["future"].result(timeout=ganns.LEASE_SECONDS / 4)
+        except concurrent.futures.TimeoutError:
+            if not ganns.extend_lease(conn, job["unit"]):
+                job["stop"].set()  # someone else has the unit now: stop computing it
+
+
+def join_run(conn, args, run, device):
+    """What a worker needs for a run: the dataset, the models, and its name on the leaderboard."""
+    config = run["config"]
+    dataset = open_run_dataset(config, args.data)
+    ganns.register_worker(conn, ganns.machine_info(args.name, device))
+    log.info("joined run %d: %s, %s images, feature maps %d, on %s",
+             run["id"], config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
+    return {"id": run["id"], "config": config, "dataset": dataset,
+            "models": ganns.build_models(config, device), "version": None}
+
+
+def claim(conn, args, device, joined):
+    """The next unit with the weights it needs (None: there is no work now). Joins new runs."""
+    run = ganns.read_run(conn)
+    if run is None or run["status"] == "finished":
+        return None
+    if run["id"] != joined.get("id"):  # a first start, or the instructor's --reset
+        joined.clear()
+        joined.update(join_run(conn, args, run, device))
+    unit = ganns.claim_unit(conn, args.name)
+    if unit is None:
+        return None
+    job = {"unit": unit, "joined": dict(joined), "state": None, "stop": threading.Event()}
+    if unit["version"] != joined["version"]:
+        job["state"] = fetch_version(conn, unit["version"], device)
+        if job["state"] is None:  # replaced while we claimed: hand it back, claim again
+            ganns.give_back_unit(conn, unit)
+            return claim(conn, args, device, joined)
+        joined["version"] = unit["version"]
+    return job
+
+
+def upload(conn, args, job, blob):
+    """Upload a unit's gradient (while the next unit computes) and say how it went."""
+    unit, images = job["unit"], len(job["unit"]["indices"])
+    started = time.monotonic()
+    accepted = ganns.upload_gradient(conn, unit, args.name, blob)
+    computing, uploading = job["computed"] - job["started"], time.monotonic() - started
+    rate = images / max(computing, uploading)  # the slower of the two sets the pace
+    ganns.worker_seen(conn, args.name, rate)
+    log.info("unit %d (epoch %d, version %d): %d images, %.1f s computing, %.1f s uploading, %.1f images/s%s",
+             unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate,
+             "" if accepted else " -- refused: the lease was lost")
 
 
 def work(conn, args, device):
-    """The worker's loop: runs until the coordinator finishes the run."""
-    run_id, version, waiting_since = None, None, None
-    while True:
-        run = ganns.read_run(conn)
-        if run and run["status"] == "finished":
-            log.info("the run is finished: thank you!")
-            return
-        unit = ganns.claim_unit(conn, args.name) if run else None
-        if unit is None:
-            if waiting_since is None:
-                log.info("waiting for work..." if run else "waiting for the coordinator to start a run...")
-                waiting_since = time.monotonic()
-            time.sleep(1)
-            continue
-        waiting_since = None
+    """The worker's loop: runs until the coordinator finishes the run.
 
+    A thread computes one unit while this loop claims the next unit, downloads
+    its weights and uploads the previous unit's gradient: the database work
+    overlaps the computing instead of adding to it. (torch and psycopg2 both
+    let go of Python's lock while they work, so the two really run at once.)
+    """
+    joined, computing, following, waiting_since = {}, None, None, None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         try:
-            # A new run (first start, or the instructor's --reset): new model, maybe new data.
-            if run["id"] != run_id:
-                config = run["config"]
-                dataset = open_run_dataset(config, args.data)
-                models = ganns.build_models(config, device)
-                run_id, version = run["id"], None
-                ganns.register_worker(conn, ganns.machine_info(args.name, device))
-                log.info("joined run %d: %s, %s images, feature maps %d, on %s",
-                         run_id, config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
-            if unit["version"] != version:
-                if not load_version(conn, *models, unit["version"], device):
-                    ganns.give_back_unit(conn, unit)
+            while True:
+                following = claim(conn, args, device, joined)
+                if computing:  # the unit in the thread: wait for it, then upload it below
+                    try:
+                        blob = wait_while_computing(conn, computing)
+                        computing["computed"] = time.monotonic()
+                    except LeaseLost:
+                        log.info("unit %d: lease lost (too slow?), moving on", computing["unit"]["id"])
+                        computing = None
+                finished, computing = computing, following
+                if computing:  # start the next unit before uploading the last one
+                    waiting_since = None
+                    if computing["state"]:
+                        load_version(computing["joined"]["models"], computing["state"])
+                    computing["started"] = time.monotonic()
+                    computing["future"] = thread.submit(compute_unit, args, computing["joined"]["config"],
+                                                        computing["joined"]["models"], computing["joined"]["dataset"],
+                                                        computing["unit"], device, computing["stop"])
+                if finished:
+                    upload(conn, args, finished, blob)
+                if computing or finished:
                     continue
-                version = unit["version"]
-
-            started = time.monotonic()
-            blob = compute_unit(conn, args, models, dataset, unit, device)
-            computed = time.monotonic()
-            accepted = ganns.upload_gradient(conn, unit, args.name, blob)
-            uploaded = time.monotonic()
-            ganns.worker_seen(conn, args.name, len(unit["indices"]) / (uploaded - started))
-        except LeaseLost:
-            log.info("unit %d: lease lost (too slow?), moving on", unit["id"])
-            continue
+                run = ganns.read_run(conn)
+                if run and run["status"] == "finished":
+                    log.info("the run is finished: thank you!")
+                    return
+                if waiting_since is None:
+                    log.info("waiting for work..." if run else "waiting for the coordinator to start a run...")
+                    waiting_since = time.monotonic()
+                ganns.wait_for_news(conn, 1)
         except BaseException:
-            ganns.give_back_unit(conn, unit)  # Ctrl-C or a crash: free the unit at once
+            for job in (computing, following):  # Ctrl-C or a crash: free the units at once
+                if job:
+                    job["stop"].set()
+                    ganns.give_back_unit(conn, job["unit"])
             raise
-
-        images = len(unit["indices"])
-        log.info("unit %d (epoch %d, version %d): %d images, %.1f s computing, %.1f s uploading, %.1f images/s%s",
-                 unit["id"], unit["epoch"], version, images, computed - started, uploaded - computed,
-                 images / (uploaded - started), "" if accepted else " -- refused: the lease was lost")
 
 
 def main(argv=None):
@@ -140,6 +189,7 @@ def main(argv=None):
     url = ganns.database_url(args.db)
     conn = ganns.connect(url, f"worker {args.name}")
     log.info("worker %s on %s, connected to %s", args.name, device, ganns.describe_url(url))
+    ganns.listen(conn, ganns.LISTEN_WORK)
     try:
         work(conn, args, device)
     except KeyboardInterrupt:
