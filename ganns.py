@@ -24,6 +24,7 @@ import select
 import signal
 import socket
 import struct
+import time
 import urllib.parse
 import warnings
 import zipfile
@@ -176,6 +177,10 @@ def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtyp
 SKIN = [(255, 224, 196), (241, 194, 156), (224, 172, 125), (198, 134, 86), (141, 85, 54), (95, 60, 40)]
 HAIR = [(20, 16, 14), (70, 45, 25), (120, 80, 40), (215, 180, 110), (170, 60, 30), (160, 160, 160)]
 IRIS = [(70, 45, 25), (50, 100, 160), (60, 120, 70), (30, 30, 30)]
+# Soft backgrounds and shirts from small palettes: enough variety to be a real
+# dataset, little enough that a DCGAN on a laptop draws faces within minutes.
+BACKGROUNDS = [(200, 210, 225), (225, 215, 190), (190, 215, 195), (215, 195, 210), (170, 185, 205), (235, 235, 230)]
+SHIRTS = [(60, 90, 150), (150, 50, 50), (60, 120, 80), (90, 90, 90), (200, 160, 60), (120, 70, 130)]
 
 
 def draw_face(index, size=IMAGE_SIZE):
@@ -183,13 +188,15 @@ def draw_face(index, size=IMAGE_SIZE):
 
     random.Random(index) is documented to give the same numbers on every Python,
     which makes image 1234 the same picture on the coordinator and on every worker.
+    Edges are soft (two pixels): sharp ones would let the discriminator tell real
+    from fake long before the generator can draw them, and training stalls.
     """
     rng = random.Random(index)
     y, x = np.mgrid[0:size, 0:size] / size
 
-    def ellipse(cx, cy, rx, ry):  # 1 inside, 0 outside, with a one-pixel soft edge
+    def ellipse(cx, cy, rx, ry):  # 1 inside, 0 outside, with a soft edge of about two pixels
         distance = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
-        return np.clip((1 - distance) * min(rx, ry) * size + 0.5, 0, 1)[..., None]
+        return np.clip((1 - distance) * min(rx, ry) * size / 2 + 0.5, 0, 1)[..., None]
 
     def paint(image, mask, rgb):
         return image * (1 - mask) + np.array(rgb) / 255 * mask
@@ -197,31 +204,31 @@ def draw_face(index, size=IMAGE_SIZE):
     def vary(rgb, amount=20):
         return [min(255, max(0, c + rng.uniform(-amount, amount))) for c in rgb]
 
-    background = np.array([rng.uniform(30, 230) for _ in range(3)]) / 255
-    image = (background + (y[..., None] - 0.5) * rng.uniform(-0.4, 0.4)).clip(0, 1)
-    cx, cy = 0.5 + rng.uniform(-0.04, 0.04), 0.52 + rng.uniform(-0.03, 0.03)
-    width, height = rng.uniform(0.24, 0.31), rng.uniform(0.31, 0.37)
+    background = np.array(vary(rng.choice(BACKGROUNDS), 15)) / 255
+    image = (background + (y[..., None] - 0.5) * rng.uniform(-0.2, 0.2)).clip(0, 1)
+    cx, cy = 0.5 + rng.uniform(-0.03, 0.03), 0.5 + rng.uniform(-0.02, 0.02)
+    width, height = rng.uniform(0.27, 0.32), rng.uniform(0.34, 0.39)
     skin, hair = vary(rng.choice(SKIN)), vary(rng.choice(HAIR), 15)
-    image = paint(image, ellipse(0.5, 1.08, 0.42, 0.22), [rng.uniform(0, 255) for _ in range(3)])
+    image = paint(image, ellipse(0.5, 1.1, 0.45, 0.24), vary(rng.choice(SHIRTS)))
     if rng.random() < 0.4:  # long hair, behind the face
         image = paint(image, ellipse(cx, cy + 0.12, width + 0.08, height + 0.18) * (y[..., None] > cy - 0.2), hair)
     image = paint(image, ellipse(cx, cy + 0.3, width * 0.45, 0.2), skin)  # neck
     for side in (-1, 1):
-        image = paint(image, ellipse(cx + side * width, cy, 0.04, 0.06), skin)  # ears
+        image = paint(image, ellipse(cx + side * width, cy, 0.045, 0.065), skin)  # ears
     image = paint(image, ellipse(cx, cy, width, height), skin)
     hairline = cy - height * rng.uniform(0.35, 0.6)
     image = paint(image, ellipse(cx, cy - 0.04, width + 0.03, height + 0.02) * (y[..., None] < hairline), hair)
-    eye_y, eye_x, eye_r = cy - rng.uniform(0.0, 0.06), rng.uniform(0.09, 0.13), rng.uniform(0.045, 0.06)
+    eye_y, eye_x, eye_r = cy - rng.uniform(0.0, 0.05), rng.uniform(0.10, 0.13), rng.uniform(0.05, 0.065)
     iris, look = rng.choice(IRIS), rng.uniform(-0.015, 0.015)
     for side in (-1, 1):
         ex = cx + side * eye_x
         image = paint(image, ellipse(ex, eye_y, eye_r, eye_r * 0.6), (250, 250, 250))
         image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.5, eye_r * 0.5), iris)
         image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.22, eye_r * 0.22), (10, 10, 10))
-        image = paint(image, ellipse(ex, eye_y - eye_r - 0.02, eye_r * 1.2, 0.012), [c * 0.8 for c in hair])
-    image = paint(image, ellipse(cx, cy + 0.06, 0.025, 0.04), [c * 0.85 for c in skin])  # nose
-    mouth_y, smile = cy + rng.uniform(0.15, 0.2), rng.uniform(0, 0.05)
-    mouth = ellipse(cx, mouth_y - smile, rng.uniform(0.06, 0.11), 0.03 + smile) * (y[..., None] > mouth_y - 0.005)
+        image = paint(image, ellipse(ex, eye_y - eye_r - 0.025, eye_r * 1.2, 0.015), [c * 0.8 for c in hair])
+    image = paint(image, ellipse(cx, cy + 0.07, 0.03, 0.045), [c * 0.85 for c in skin])  # nose
+    mouth_y, smile = cy + rng.uniform(0.16, 0.21), rng.uniform(0, 0.05)
+    mouth = ellipse(cx, mouth_y - smile, rng.uniform(0.07, 0.12), 0.035 + smile) * (y[..., None] > mouth_y - 0.005)
     image = paint(image, mouth, vary((150, 50, 60), 25))
     return torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2 - 1
 
@@ -415,7 +422,12 @@ def average_units(parts):
     for part, count in parts:
         for section, values in total.items():
             for name, value in part[section].items():
-                values[name] = values.get(name, 0) + value * count
+                if name not in values:
+                    values[name] = value * count  # a new tensor (or float) to add the others into
+                elif torch.is_tensor(value):
+                    values[name].add_(value, alpha=count)  # in place: no new tensor per unit
+                else:
+                    values[name] += value * count
         images += count
     average = {section: {name: value / images for name, value in values.items()} for section, values in total.items()}
     return average, images
@@ -835,13 +847,27 @@ def describe_url(url):
     return f"{parts.username or ''}@{host}{parts.path}" if parts.scheme else "the database in DATABASE_URL"
 
 
+# Refusals that waiting cures: the server is full (max_connections) or restarting.
+BUSY = ("too many clients", "connection slots are reserved", "the database system is")
+
+
 def connect(url, name):
-    """A connection, or one clear line and exit when the database cannot be reached."""
-    try:
-        return psycopg2.connect(url, application_name=name, connect_timeout=10)
-    except psycopg2.OperationalError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
-        raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
+    """A connection; one clear line and exit when the database cannot be reached.
+
+    A full or restarting server is different: with a class of 200 and PostgreSQL's
+    default of 100 connections, a worker waits for a free one and says so.
+    """
+    delay = 1
+    while True:
+        try:
+            return psycopg2.connect(url, application_name=name, connect_timeout=10)
+        except psycopg2.OperationalError as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
+            if not any(busy in reason for busy in BUSY):
+                raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
+            log.warning("the database is busy (%s): trying again in %d s", reason.rstrip("."), delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 30)
 
 
 def machine_info(name, device):
