@@ -279,7 +279,7 @@ def bench_class(server, workers=200, seconds=60, compute_seconds=20.0):
 
     class CountWaits(logging.Handler):
         def emit(self, record):
-            counts["waited for a connection"] += "busy" in record.getMessage()
+            counts["waited for a connection"] += "trying again" in record.getMessage()
 
     logging.getLogger("ganns").addHandler(CountWaits())
     def watch_connections():

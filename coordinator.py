@@ -266,12 +266,21 @@ def main(argv=None):
     url = ganns.database_url(args.db)
     conn = ganns.connect(url, "coordinator")
     log.info("coordinator connected to %s", ganns.describe_url(url))
-    ganns.create_schema(conn)
-    ganns.listen(conn, ganns.LISTEN_GRADIENTS)
-    run, models, optimizers = start_or_resume(conn, args)
-    workers = start_local_workers(url, args.local_workers) if args.local_workers else []
+    workers = []
     try:
-        coordinate(conn, args, run, models, optimizers)
+        while True:
+            try:
+                ganns.create_schema(conn)
+                ganns.listen(conn, ganns.LISTEN_GRADIENTS)
+                run, models, optimizers = start_or_resume(conn, args)
+                args.reset = False  # once: after a reconnect, resume what is in the database
+                if args.local_workers and not workers:
+                    workers = start_local_workers(url, args.local_workers)
+                return coordinate(conn, args, run, models, optimizers)
+            except ganns.CONNECTION_LOST as error:
+                # Resume from the database: a step whose transaction did not commit never happened.
+                log.warning("lost the database (%s): reconnecting", ganns.one_line(error))
+                conn = ganns.connect(url, "coordinator", patient=True)
     except KeyboardInterrupt:
         log.info("stopped; start again with the same command to resume at the last version")
         for worker in workers:  # a `kill` reaches only this process: pass it on

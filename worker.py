@@ -130,13 +130,14 @@ def upload(conn, args, job, blob):
              "" if accepted else " -- refused: the lease was lost")
 
 
-def work(conn, args, device):
+def work(conn, args, device, held):
     """The worker's loop: runs until the coordinator finishes the run.
 
     A thread computes one unit while this loop claims the next unit, downloads
     its weights and uploads the previous unit's gradient: the database work
     overlaps the computing instead of adding to it. (torch and psycopg2 both
     let go of Python's lock while they work, so the two really run at once.)
+    If it stops early, `held` lists the units it had claimed, to give back.
     """
     joined, computing, following, waiting_since = {}, None, None, None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
@@ -172,10 +173,10 @@ def work(conn, args, device):
                     waiting_since = time.monotonic()
                 ganns.wait_for_news(conn, 1)
         except BaseException:
-            for job in (computing, following):  # Ctrl-C or a crash: free the units at once
+            for job in (computing, following):
                 if job:
-                    job["stop"].set()
-                    ganns.give_back_unit(conn, job["unit"])
+                    job["stop"].set()  # the thread stops at its next mini-batch
+                    held.append(job["unit"])
             raise
 
 
@@ -189,11 +190,23 @@ def main(argv=None):
     url = ganns.database_url(args.db)
     conn = ganns.connect(url, f"worker {args.name}")
     log.info("worker %s on %s, connected to %s", args.name, device, ganns.describe_url(url))
-    ganns.listen(conn, ganns.LISTEN_WORK)
     try:
-        work(conn, args, device)
+        while True:
+            held = []
+            try:
+                ganns.listen(conn, ganns.LISTEN_WORK)
+                return work(conn, args, device, held)
+            except ganns.CONNECTION_LOST as error:  # the server restarted, Wi-Fi dropped: connect again
+                log.warning("lost the database (%s): reconnecting", ganns.one_line(error))
+                conn = ganns.connect(url, f"worker {args.name}", patient=True)
+            finally:
+                for unit in held:  # free them at once instead of when their lease runs out
+                    try:
+                        ganns.give_back_unit(conn, unit)
+                    except ganns.CONNECTION_LOST:
+                        pass  # their leases run out and the coordinator requeues them
     except KeyboardInterrupt:
-        log.info("stopped; the unit in hand went back to the queue")
+        log.info("stopped; the units in hand went back to the queue")
 
 
 if __name__ == "__main__":
