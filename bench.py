@@ -1,7 +1,7 @@
 """Measurements for the README: what coordination costs next to computing.
 
     python bench.py                    # everything (about 40 minutes on 2 cores)
-    python bench.py --only wire wake   # some of it: ceiling worker wire step end2end learning class wake
+    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning class wake soak
 
 Every number is measured in this run, on this machine, against an embedded
 PostgreSQL in a temporary folder; ratios compare figures taken side by side.
@@ -425,8 +425,43 @@ def bench_learning(server, images=25_600, feature_maps=32):
 
 
 # ---------------------------------------------------------------------------
+# Soak: thousands of steps with a tiny model; the database and memory stay flat.
+# ---------------------------------------------------------------------------
 
-SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "class", "wake"]
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def bench_soak(server, steps=3000):
+    print(f"soak: {steps:,} steps, feature maps 4, one worker")
+    url = new_database(server, "bench_soak")
+    env = {**os.environ, "DATABASE_URL": url}
+    tiny = ["--feature-maps", "4", "--max-images", "256", "--unit-size", "16", "--units-per-step", "1"]
+    run = subprocess.Popen([sys.executable, str(HERE / "coordinator.py"), *tiny, "--epochs", "1000",
+                            "--steps", str(steps), "--sample-every", "500", "--out", tempfile.mkdtemp()],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--name", "soak"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = ganns.connect(url, "bench")
+    samples = []
+    while run.poll() is None:
+        time.sleep(5)
+        step = (ganns.read_run(conn) or {"version": 0})["version"]
+        size = ganns.execute(conn, "SELECT pg_database_size(current_database()) AS b")[0]["b"] / 1e6
+        try:
+            samples.append((step, size, rss_mb(run.pid), rss_mb(worker.pid)))
+        except (FileNotFoundError, StopIteration):
+            break
+    worker.wait(timeout=60)
+    for at in (samples[1], samples[len(samples) // 2], samples[-1]):
+        report(f"soak at step {at[0]:,}: database, coordinator, worker",
+               f"{at[1]:.1f} MB, {at[2]:.0f} MB, {at[3]:.0f} MB", "flat")
+
+
+# ---------------------------------------------------------------------------
+
+SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "class", "wake", "soak"]
 
 
 def main():
@@ -449,7 +484,7 @@ def main():
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
             else:
                 {"wire": bench_wire, "step": bench_step, "learning": bench_learning,
-                 "class": bench_class, "wake": bench_wake}[section](server)
+                 "class": bench_class, "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:
