@@ -16,12 +16,15 @@ Sections marked  # PLUMBING:  must agree between worker and coordinator
 (blob format, SQL, versions): change them on both sides or not at all.
 """
 
+import argparse
 import io
 import logging
+import math
 import os
 import random
 import signal
 import socket
+import statistics
 import urllib.parse
 import warnings
 import zipfile
@@ -57,6 +60,8 @@ UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are i
 MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
+MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than the median of its step's others
+SCHEMA_VERSION = 2        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -248,6 +253,9 @@ class ImageFiles(torch.utils.data.Dataset):
         if zipfile.is_zipfile(self.path):
             with zipfile.ZipFile(self.path) as archive:
                 names = archive.namelist()
+        elif self.path.is_file():
+            raise SystemExit(f"{path} is neither a zip of images nor a folder of them (a download cut short?): "
+                             f"download it again")
         else:
             names = [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
         self.files = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
@@ -264,7 +272,18 @@ class ImageFiles(torch.utils.data.Dataset):
         return open(self.path / name, "rb")
 
     def __getitem__(self, index):
-        with self.open(self.files[index]) as f:
+        # One damaged file must not stop a class: use the next readable image
+        # instead, which is the same one on every machine with the same files.
+        for offset in range(len(self.files)):
+            name = self.files[(index + offset) % len(self.files)]
+            try:
+                return self.load(name)
+            except (OSError, SyntaxError, ValueError, zipfile.BadZipFile, Image.DecompressionBombError) as error:
+                log.warning("cannot read %s in %s (%s): using the next image instead", name, self.name, error)
+        raise SystemExit(f"none of the images in {self.path} can be read")
+
+    def load(self, name):
+        with self.open(name) as f:
             image = Image.open(f).convert("RGB")
         # Resize the short side to 64, then cut out the centre: the tutorial's transform.
         scale = IMAGE_SIZE / min(image.size)
@@ -458,11 +477,94 @@ def optimizer_blob(optimizers):
 
 
 # ---------------------------------------------------------------------------
+# Checking blobs. weights_only=True stops a blob from running code; these
+# checks stop a blob that loads but holds the wrong things (a bug, an old
+# copy of the code, a prank) from reaching the model. Each raises ValueError
+# saying what is wrong.
+# ---------------------------------------------------------------------------
+
+def load_blob(blob, device="cpu"):
+    """from_blob, with whatever damaged or hostile bytes make it raise turned into ValueError."""
+    try:
+        return from_blob(blob, device)
+    except Exception as error:  # bad bytes fail in many ways: EOFError, RuntimeError, UnpicklingError...
+        raise ValueError(f"torch.load refused it ({type(error).__name__}: {first_line(error)})") from None
+
+
+def check_tensors(got, expected, what, dtype=None):
+    """Exactly `expected`'s names and shapes, in `dtype` (else each expected tensor's own), all finite."""
+    if not isinstance(got, dict) or got.keys() != expected.keys():
+        names = {str(name) for name in got} if isinstance(got, dict) else set()
+        missing, extra = sorted(expected.keys() - names), sorted(names - expected.keys())
+        raise ValueError(f"{what}: not the model's tensors (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, value in got.items():
+        want, want_dtype = expected[name], dtype or expected[name].dtype
+        if not (isinstance(value, torch.Tensor) and value.layout == torch.strided
+                and value.shape == want.shape and value.dtype == want_dtype):
+            found = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{what} {name}: expected {want_dtype} {list(want.shape)}, found {found}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ValueError(f"{what} {name}: NaN or infinite values")
+
+
+def check_gradient(part, models, dtype=torch.float32):
+    """A loaded gradient blob: one `dtype` gradient per parameter of `models` (generator, discriminator),
+    BatchNorm's statistics in float32, and four finite metrics; nothing more, nothing less."""
+    if not isinstance(part, dict) or part.keys() != {"grads", "buffers", "metrics"}:
+        raise ValueError("not a gradient blob: expected grads, buffers and metrics")
+    named = {"generator": models[0], "discriminator": models[1]}
+    check_tensors(part["grads"], named_parameters(named), "gradient", dtype)
+    check_tensors(part["buffers"], named_buffers(named), "BatchNorm statistic", torch.float32)
+    metrics = part["metrics"]
+    if not (isinstance(metrics, dict) and metrics.keys() == {"loss_d", "loss_g", "d_real", "d_fake"}
+            and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
+        raise ValueError("metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake")
+
+
+def check_weights(state, models):
+    """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator), all finite."""
+    if not isinstance(state, dict) or state.keys() != {"generator", "discriminator"}:
+        raise ValueError("not a weights blob: expected generator and discriminator")
+    for key, model in zip(("generator", "discriminator"), models):
+        check_tensors(state[key], model.state_dict(), key)
+
+
+def gradient_norm(part):
+    """The length of the whole gradient, G's and D's together, summed in float64 so it cannot overflow."""
+    return math.sqrt(sum(torch.linalg.vector_norm(g, dtype=torch.float64).item() ** 2 for g in part["grads"].values()))
+
+
+def norm_outliers(norms, ratio=MAX_NORM_RATIO):
+    """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the others.
+
+    Honest gradients of one step have similar lengths: measured on the built-in
+    faces, within 1.5x of each other for units of the same size, and within 6x
+    for a one-image unit (an epoch's last) against 64-image ones. A broken or
+    hostile one is off by orders of magnitude. The median of the *others*
+    cannot be dragged along by the gradient it judges, and it lets a step of
+    two still catch one huge gradient; a step of one has nothing to compare
+    with. In a step of two that disagree we cannot tell which one is wrong, so
+    both are refused and recomputed.
+    """
+    out = []
+    for key, norm in norms.items():
+        others = [n for k, n in norms.items() if k != key]
+        if others and not statistics.median(others) / ratio <= norm <= statistics.median(others) * ratio:
+            out.append(key)
+    return out
+
+
+# ---------------------------------------------------------------------------
 # Database. PLUMBING: the queries both scripts run; the tables are in schema.sql.
 # Every function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
 READ_RUN = "SELECT id, config, version, status FROM run"
+
+READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
+
+# Tables but no schema_version: made by the code from before versions were kept.
+HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
 
 # A worker introduces itself when it joins a run (again, after a restart).
 REGISTER_WORKER = """
@@ -505,7 +607,7 @@ FROM work_units"""
 # The new lease number is the fencing token every later write must show.
 CLAIM_UNIT = """
 UPDATE work_units
-SET status = 'claimed', worker = %(worker)s, lease = nextval('lease_numbers'),
+SET status = 'claimed', worker = %(worker)s, login = session_user, lease = nextval('lease_numbers'),
     lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE id = (SELECT id FROM work_units WHERE status = 'pending'
             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -533,6 +635,14 @@ WITH finished AS (
 INSERT INTO gradients (unit_id, version, worker, images, blob)
 SELECT id, %(version)s, %(worker)s, images, %(blob)s FROM finished
 RETURNING id"""
+
+# A gradient that failed the coordinator's checks: forget it, recompute its
+# unit, and count it against the worker name that sent it, all at once.
+REFUSE_GRADIENT = """
+WITH refused AS (DELETE FROM gradients WHERE id = %(id)s RETURNING unit_id, worker),
+     requeued AS (UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
+                  WHERE id IN (SELECT unit_id FROM refused))
+UPDATE workers SET units_refused = units_refused + 1 WHERE name IN (SELECT worker FROM refused)"""
 
 # Units whose worker went silent go back to the queue.
 REAP_EXPIRED_LEASES = """
@@ -590,8 +700,31 @@ def first(rows):
 
 
 def create_schema(conn):
-    with conn, conn.cursor() as cur:
-        cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
+    except psycopg2.errors.InsufficientPrivilege as error:
+        raise SystemExit(f"cannot set up the tables and the ganns_worker role: {first_line(error)}. The coordinator's "
+                         f"login must own the tables and be allowed to create roles (README: running it with a class)")
+
+
+def schema_version(conn):
+    """The version of schema.sql that made the database's tables; None if there are none yet."""
+    try:
+        return execute(conn, READ_SCHEMA_VERSION)[0]["version"]
+    except psycopg2.errors.UndefinedTable:
+        return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
+
+
+def check_schema(conn):
+    """Exit with one line if the database's tables were made by another version of this code."""
+    version = schema_version(conn)
+    if version not in (None, SCHEMA_VERSION):
+        what = ("a newer", "update this copy of the code") if version > SCHEMA_VERSION else (
+            "an older", "start the run in a new, empty database (or drop these tables)")
+        raise SystemExit(f"the database's tables are from {what[0]} version of GANNs with friends (schema {version}, "
+                         f"this code's is {SCHEMA_VERSION}): {what[1]}")
+    return version
 
 
 def read_run(conn):
@@ -603,7 +736,10 @@ def read_run(conn):
 
 
 def register_worker(conn, info):
-    execute(conn, REGISTER_WORKER, info)
+    try:
+        execute(conn, REGISTER_WORKER, info)
+    except psycopg2.errors.InsufficientPrivilege:  # the row-level security of schema.sql
+        raise SystemExit(f"the worker name {info['name']!r} belongs to another login: choose another --name") from None
 
 
 def worker_seen(conn, name, images_per_s):
@@ -665,6 +801,10 @@ def upload_gradient(conn, unit, worker, blob):
     return bool(execute(conn, UPLOAD_GRADIENT, params))
 
 
+def refuse_gradient(conn, gradient_id):
+    execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
+
+
 def reap_expired_leases(conn):
     execute(conn, REAP_EXPIRED_LEASES)
 
@@ -710,6 +850,24 @@ def resume_run(conn):
 # Command-line helpers shared by the two scripts.
 # ---------------------------------------------------------------------------
 
+def first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def whole_number(low, high=None):
+    """An argparse type: a whole number from `low` to `high`, or one line saying what is wrong."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            limits = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"must be {limits}, not {value}")
+        return value
+    return parse
+
+
 def setup_logging(name):
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
 
@@ -748,8 +906,10 @@ def connect(url, name):
     """A connection, or one clear line and exit when the database cannot be reached."""
     try:
         return psycopg2.connect(url, application_name=name, connect_timeout=10)
-    except psycopg2.OperationalError as error:
+    except (psycopg2.OperationalError, psycopg2.ProgrammingError) as error:  # ProgrammingError: not a URL at all
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
+        password = urllib.parse.urlsplit(url).password if "://" in url else None
+        reason = reason.replace(password, "***") if password else reason
         raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
 
 
@@ -767,7 +927,15 @@ def machine_info(name, device):
 
 def pick_device(name="auto"):
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise SystemExit(f"--device {name}: not a device; give cpu, cuda, mps or auto") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()}
+        if not available.get(device.type):
+            raise SystemExit(f"--device {name}: not available on this machine; give auto to use what it has")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

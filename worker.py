@@ -13,6 +13,7 @@ import socket
 import time
 from pathlib import Path
 
+import psycopg2.errors
 import torch
 
 import ganns
@@ -32,10 +33,11 @@ def parse_args(argv=None):
     parser.add_argument("--name", default=socket.gethostname(), help="your name on the leaderboard")
     parser.add_argument("--data", help="where this machine has the run's dataset; if not given: the built-in "
                                        "dataset, or data/<the run's file>, e.g. data/img_align_celeba.zip")
-    parser.add_argument("--batch-size", type=int, default=ganns.BATCH_SIZE,
+    parser.add_argument("--batch-size", type=ganns.whole_number(1), default=ganns.BATCH_SIZE,
                         help="images per forward pass; lower it if memory runs out")
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu, or auto (the first available)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--threads", type=ganns.whole_number(0), default=0,
+                        help="CPU threads for torch (0: torch's default)")
     return parser.parse_args(argv)
 
 
@@ -44,6 +46,9 @@ def open_run_dataset(config, given):
     spec = given or config["dataset"]
     if not given and config["dataset"] != ganns.BUILTIN_DATASET:
         spec = str(Path("data") / config["dataset"])
+    if spec != ganns.BUILTIN_DATASET and not Path(spec).exists():
+        raise SystemExit(f"this run trains on {config['dataset']}, which is not at {spec}: download it there, "
+                         f"or give --data with where it is on this machine")
     dataset = ganns.open_dataset(spec, config["max_images"])
     if dataset.name != config["dataset"] or len(dataset) != config["dataset_size"]:
         raise SystemExit(f"this run trains on {config['dataset']} ({config['dataset_size']:,} images) but "
@@ -57,7 +62,12 @@ def load_version(conn, generator, discriminator, version, device):
     blob = ganns.read_weights(conn, version)
     if blob is None:
         return False  # already replaced by a newer version; claim again
-    state = ganns.from_blob(blob, device)
+    try:
+        state = ganns.load_blob(blob, device)
+        ganns.check_weights(state, (generator, discriminator))
+    except ValueError as error:
+        raise SystemExit(f"the run's weights (version {version}) do not fit this worker's model: {error}. "
+                         f"Run the same version of ganns.py as the coordinator") from None
     generator.load_state_dict(state["generator"])
     discriminator.load_state_dict(state["discriminator"])
     return True
@@ -141,9 +151,13 @@ def main(argv=None):
     conn = ganns.connect(url, f"worker {args.name}")
     log.info("worker %s on %s, connected to %s", args.name, device, ganns.describe_url(url))
     try:
+        ganns.check_schema(conn)
         work(conn, args, device)
     except KeyboardInterrupt:
         log.info("stopped; the unit in hand went back to the queue")
+    except psycopg2.errors.InsufficientPrivilege as error:  # not (or no longer) a member of ganns_worker
+        raise SystemExit(f"the database refused this login ({ganns.first_line(error)}): "
+                         f"ask the instructor whether it may take part") from None
 
 
 if __name__ == "__main__":
