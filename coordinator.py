@@ -125,7 +125,8 @@ class Progress:
             save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
             append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
                                                  "time": time.strftime("%Y-%m-%d %H:%M:%S")})
-        except OSError as error:  # the database keeps the run: the files can be written at a later step
+        except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
+            # The database keeps the run: the files can be written at a later step.
             log.warning("could not write step %d's files to %s (%s): training goes on; free some space or "
                         "restart with another --out", stats["step"], out, error)
 

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -488,7 +489,9 @@ def load_blob(blob, device="cpu"):
     try:
         return from_blob(blob, device)
     except Exception as error:  # bad bytes fail in many ways: EOFError, RuntimeError, UnpicklingError...
-        raise ValueError(f"torch.load refused it ({type(error).__name__}: {first_line(error)})") from None
+        # torch's messages run to paragraphs: keep the sentence that says what it found.
+        found = re.split(r"\.\s|\n", str(error).split("WeightsUnpickler error:")[-1].strip())[0]
+        raise ValueError(f"torch.load refused it ({type(error).__name__}: {found})") from None
 
 
 def check_tensors(got, expected, what, dtype=None):
@@ -535,21 +538,22 @@ def gradient_norm(part):
 
 
 def norm_outliers(norms, ratio=MAX_NORM_RATIO):
-    """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the others.
+    """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the step's norms.
 
     Honest gradients of one step have similar lengths: measured on the built-in
     faces, within 1.5x of each other for units of the same size, and within 6x
     for a one-image unit (an epoch's last) against 64-image ones. A broken or
-    hostile one is off by orders of magnitude. The median of the *others*
-    cannot be dragged along by the gradient it judges, and it lets a step of
-    two still catch one huge gradient; a step of one has nothing to compare
-    with. In a step of two that disagree we cannot tell which one is wrong, so
-    both are refused and recomputed.
+    hostile one is off by orders of magnitude, and the median does not move
+    with it as long as fewer than half are out of line. In a step of two the
+    median would sit halfway, next to the wrong one, so each is judged by the
+    other instead; if they disagree we cannot tell which is wrong, and both
+    are refused and recomputed. A step of one has nothing to compare with.
     """
     out = []
     for key, norm in norms.items():
         others = [n for k, n in norms.items() if k != key]
-        if others and not statistics.median(others) / ratio <= norm <= statistics.median(others) * ratio:
+        reference = statistics.median(others if len(others) == 1 else [norm, *others])
+        if not reference / ratio <= norm <= reference * ratio:
             out.append(key)
     return out
 
@@ -899,17 +903,19 @@ def describe_url(url):
         return f"the local database in {PGDATA}"
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or urllib.parse.parse_qs(parts.query).get("host", ["localhost"])[0]
-    return f"{parts.username or ''}@{host}{parts.path}" if parts.scheme else "the database in DATABASE_URL"
+    known = parts.scheme in ("postgresql", "postgres")  # anything else may be a password typed in the wrong place
+    return f"{parts.username or ''}@{host}{parts.path}" if known else "the database in DATABASE_URL"
 
 
 def connect(url, name):
     """A connection, or one clear line and exit when the database cannot be reached."""
     try:
         return psycopg2.connect(url, application_name=name, connect_timeout=10)
-    except (psycopg2.OperationalError, psycopg2.ProgrammingError) as error:  # ProgrammingError: not a URL at all
+    except psycopg2.ProgrammingError:  # its message would repeat the text, password and all
+        raise SystemExit(f"cannot connect to {describe_url(url)}: it is not a URL such as "
+                         f"postgresql://user:password@host/database. Check --db or DATABASE_URL.") from None
+    except psycopg2.OperationalError as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no answer"
-        password = urllib.parse.urlsplit(url).password if "://" in url else None
-        reason = reason.replace(password, "***") if password else reason
         raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
 
 
