@@ -31,29 +31,32 @@ POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIF
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    natural, positive = ganns.whole_number(0), ganns.whole_number(1)  # nonsense gets one line, not a traceback
     parser.add_argument("--db", metavar="URL",
                         help="PostgreSQL URL; if not given: $DATABASE_URL, else the local database in ./pgdata")
     parser.add_argument("--local", action="store_true", help="train on this machine alone, no database")
-    parser.add_argument("--local-workers", type=int, default=0, metavar="K", help="also start K workers here")
+    parser.add_argument("--local-workers", type=natural, default=0, metavar="K", help="also start K workers here")
     parser.add_argument("--reset", action="store_true", help="start a new run, discarding the one in the database")
     parser.add_argument("--data", default=ganns.BUILTIN_DATASET,
                         help="the built-in dataset, CelebA's img_align_celeba.zip, or a folder of images")
-    parser.add_argument("--max-images", type=int, default=0, help="use only the first N images (0: all)")
-    parser.add_argument("--feature-maps", type=int, default=ganns.FEATURE_MAPS,
+    parser.add_argument("--max-images", type=natural, default=0, help="use only the first N images (0: all)")
+    parser.add_argument("--feature-maps", type=ganns.whole_number(1, 1024), default=ganns.FEATURE_MAPS,
                         help="width of both networks (smaller trains faster and worse)")
-    parser.add_argument("--unit-size", type=int, default=ganns.UNIT_SIZE, help="images per work unit")
-    parser.add_argument("--units-per-step", type=int, default=ganns.UNITS_PER_STEP,
+    parser.add_argument("--unit-size", type=positive, default=ganns.UNIT_SIZE, help="images per work unit")
+    parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
                         help="step once this many gradients are in (more, if more arrived meanwhile)")
-    parser.add_argument("--max-staleness", type=int, default=ganns.MAX_STALENESS,
+    parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
                         help="use gradients computed on weights up to this many versions old")
     parser.add_argument("--gradient-dtype", choices=["bfloat16", "float32"], default=ganns.GRADIENT_DTYPE,
                         help="how workers send gradients: bfloat16 is half the bytes")
-    parser.add_argument("--epochs", type=int, default=ganns.EPOCHS, help="stop after this many epochs")
-    parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    parser.add_argument("--sample-every", type=int, default=20,
+    parser.add_argument("--epochs", type=positive, default=ganns.EPOCHS, help="stop after this many epochs")
+    parser.add_argument("--steps", type=natural, default=0, help="stop after this many steps (0: no limit)")
+    parser.add_argument("--sample-every", type=positive, default=20,
                         help="steps between sample grids, checkpoints and history rows")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for samples and checkpoints")
-    parser.add_argument("--seed", type=int, default=ganns.SEED, help="seeds the model, the shuffles and the noise")
+    # Below 2**31: the units' noise seeds, (seed * 1000 + epoch) * 1,000,000 + position, must fit a BIGINT.
+    parser.add_argument("--seed", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
+                        help="seeds the model, the shuffles and the noise")
     return parser.parse_args(argv)
 
 
@@ -116,13 +119,18 @@ class Progress:
             self.save(stats)
 
     def save(self, stats):
-        """A sample grid, the checkpoint and a row of history.csv."""
+        """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
         out, generator = self.args.out, self.models[0]
-        save_samples(generator, self.noise.to(next(generator.parameters()).device),
-                     out / "samples" / f"step_{stats['step']:06d}.png")
-        save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
-        append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
-                                             "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        try:
+            save_samples(generator, self.noise.to(next(generator.parameters()).device),
+                         out / "samples" / f"step_{stats['step']:06d}.png")
+            save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
+            append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
+                                                 "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
+            # The database keeps the run: the files can be written at a later step.
+            log.warning("could not write step %d's files to %s (%s): training goes on; free some space or "
+                        "restart with another --out", stats["step"], out, error)
 
     def finish(self, stats):
         """The last step's files, unless report() just wrote them."""
@@ -191,10 +199,56 @@ def start_or_resume(conn, args):
     return run, models, optimizers
 
 
+def refuse(conn, row, reason):
+    log.warning("refused the gradient of unit %d from %s: %s; the unit goes back to the queue",
+                row["unit_id"], row["worker"], reason)
+    ganns.refuse_gradient(conn, row["id"])
+
+
+def checked_gradients(conn, models, ready, dtype, norms):
+    """(gradient, images) for each ready row whose blob passes the checks, one at a time, noting
+    its norm in `norms`; the others are refused on the way."""
+    for row in ready:
+        try:
+            part = ganns.load_blob(ganns.read_gradient(conn, row["id"]))
+            ganns.check_gradient(part, models, dtype)
+        except ValueError as error:
+            refuse(conn, row, str(error))
+            continue
+        norms[row["id"]] = ganns.gradient_norm(part)
+        yield ganns.widen(part), row["images"]
+
+
+def average_good_gradients(conn, models, ready, dtype):
+    """The average of the ready gradients that pass every check, its images, and their rows.
+
+    Memory stays flat: blobs are read one at a time and summed as they come.
+    The norm rule can judge a gradient only once every norm of the step is
+    known, so in the rare step with an outlier the sum is thrown away and taken
+    again without it: a second read, never a subtraction (taking a gradient a
+    million times longer than the rest back out of a float sum would leave
+    more rounding error than the rest are worth).
+    """
+    while ready:
+        norms = {}
+        average, images = ganns.average_units(checked_gradients(conn, models, ready, dtype, norms))
+        outliers = ganns.norm_outliers(norms)
+        for row in ready:
+            if row["id"] in outliers:
+                refuse(conn, row, f"its norm {norms[row['id']]:.3g} is more than {ganns.MAX_NORM_RATIO} times "
+                                  f"off the median of the step's others")
+        ready = [row for row in ready if row["id"] in norms and row["id"] not in outliers]
+        if not outliers:
+            return average, images, ready
+    return None, 0, []
+
+
 def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
-    """Average the ready gradients (one blob in memory at a time), step, publish version `step`."""
-    parts = ((ganns.load_gradient(ganns.read_gradient(conn, row["id"])), row["images"]) for row in ready)
-    average, images = ganns.average_units(parts)
+    """Average the ready gradients that pass the checks, step, publish version `step`; None if none passed."""
+    dtype = getattr(torch, ganns.read_run(conn)["config"]["gradient_dtype"])  # what the workers were told to send
+    average, images, ready = average_good_gradients(conn, models, ready, dtype)
+    if not ready:
+        return None
     ganns.apply_step(*models, optimizers, average)
     stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
              "workers": len({row["worker"] for row in ready})}
@@ -225,10 +279,10 @@ def coordinate(conn, args, run, models, optimizers):
         ready = ganns.ready_gradients(conn, oldest)
         nothing_left = queue["pending"] == 0 and queue["claimed"] == 0
         if len(ready) >= args.units_per_step or (ready and nothing_left):
-            version += 1
-            stats = take_step(conn, models, optimizers, ready, version, queue["epoch"], images_so_far)
-            images_so_far = stats["images"]
-            progress.report(stats)
+            step_stats = take_step(conn, models, optimizers, ready, version + 1, queue["epoch"], images_so_far)
+            if step_stats:  # else every gradient was refused: their units are back in the queue
+                stats, version, images_so_far = step_stats, version + 1, step_stats["images"]
+                progress.report(stats)
         elif nothing_left:
             break
         else:
@@ -270,6 +324,7 @@ def main(argv=None):
     try:
         while True:
             try:
+                ganns.check_schema(conn)
                 ganns.create_schema(conn)
                 ganns.listen(conn, ganns.LISTEN_GRADIENTS)
                 run, models, optimizers = start_or_resume(conn, args)
@@ -279,7 +334,7 @@ def main(argv=None):
                 return coordinate(conn, args, run, models, optimizers)
             except ganns.CONNECTION_LOST as error:
                 # Resume from the database: a step whose transaction did not commit never happened.
-                log.warning("lost the database (%s): reconnecting", ganns.one_line(error))
+                log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
                 conn = ganns.connect(url, "coordinator", patient=True)
     except KeyboardInterrupt:
         log.info("stopped; start again with the same command to resume at the last version")

@@ -16,13 +16,17 @@ Sections marked  # PLUMBING:  must agree between worker and coordinator
 (blob format, SQL, versions): change them on both sides or not at all.
 """
 
+import argparse
 import io
 import logging
+import math
 import os
 import random
+import re
 import select
 import signal
 import socket
+import statistics
 import struct
 import time
 import urllib.parse
@@ -61,6 +65,8 @@ MAX_STALENESS = 1         # accept gradients computed on weights this many versi
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
+MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
+SCHEMA_VERSION = 2        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -258,6 +264,9 @@ class ImageFiles(torch.utils.data.Dataset):
         if zipfile.is_zipfile(self.path):
             with zipfile.ZipFile(self.path) as archive:
                 names = archive.namelist()
+        elif self.path.is_file():
+            raise SystemExit(f"{path} is neither a zip of images nor a folder of them (a download cut short?): "
+                             f"download it again")
         else:
             names = [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
         self.files = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
@@ -274,7 +283,18 @@ class ImageFiles(torch.utils.data.Dataset):
         return open(self.path / name, "rb")
 
     def __getitem__(self, index):
-        with self.open(self.files[index]) as f:
+        # One damaged file must not stop a class: use the next readable image
+        # instead, which is the same one on every machine with the same files.
+        for offset in range(len(self.files)):
+            name = self.files[(index + offset) % len(self.files)]
+            try:
+                return self.load(name)
+            except (OSError, SyntaxError, ValueError, zipfile.BadZipFile, Image.DecompressionBombError) as error:
+                log.warning("cannot read %s in %s (%s): using the next image instead", name, self.name, error)
+        raise SystemExit(f"none of the images in {self.path} can be read")
+
+    def load(self, name):
+        with self.open(name) as f:
             image = Image.open(f).convert("RGB")
         # Resize the short side to 64, then cut out the centre: the tutorial's transform.
         scale = IMAGE_SIZE / min(image.size)
@@ -474,11 +494,9 @@ def gradient_blob(result, dtype):
     return to_blob({**result, "grads": grads})
 
 
-def load_gradient(blob):
-    """A gradient blob back as float32, ready to be averaged."""
-    part = from_blob(blob)
-    part["grads"] = {name: g.float() for name, g in part["grads"].items()}
-    return part
+def widen(part):
+    """A loaded gradient blob with its gradients back in float32, ready to be averaged."""
+    return {**part, "grads": {name: g.float() for name, g in part["grads"].items()}}
 
 
 def weights_blob(generator, discriminator):
@@ -490,11 +508,97 @@ def optimizer_blob(optimizers):
 
 
 # ---------------------------------------------------------------------------
+# Checking blobs. weights_only=True stops a blob from running code; these
+# checks stop a blob that loads but holds the wrong things (a bug, an old
+# copy of the code, a prank) from reaching the model. Each raises ValueError
+# saying what is wrong.
+# ---------------------------------------------------------------------------
+
+def load_blob(blob, device="cpu"):
+    """from_blob, with whatever damaged or hostile bytes make it raise turned into ValueError."""
+    try:
+        return from_blob(blob, device)
+    except Exception as error:  # bad bytes fail in many ways: EOFError, RuntimeError, UnpicklingError...
+        # torch's messages run to paragraphs: keep the sentence that says what it found.
+        found = re.split(r"\.\s|\n", str(error).split("WeightsUnpickler error:")[-1].strip())[0]
+        raise ValueError(f"torch.load refused it ({type(error).__name__}: {found})") from None
+
+
+def check_tensors(got, expected, what, dtype=None):
+    """Exactly `expected`'s names and shapes, in `dtype` (else each expected tensor's own), all finite."""
+    if not isinstance(got, dict) or got.keys() != expected.keys():
+        names = {str(name) for name in got} if isinstance(got, dict) else set()
+        missing, extra = sorted(expected.keys() - names), sorted(names - expected.keys())
+        raise ValueError(f"{what}: not the model's tensors (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, value in got.items():
+        want, want_dtype = expected[name], dtype or expected[name].dtype
+        if not (isinstance(value, torch.Tensor) and value.layout == torch.strided
+                and value.shape == want.shape and value.dtype == want_dtype):
+            found = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{what} {name}: expected {want_dtype} {list(want.shape)}, found {found}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ValueError(f"{what} {name}: NaN or infinite values")
+
+
+def check_gradient(part, models, dtype=torch.float32):
+    """A loaded gradient blob: one `dtype` gradient per parameter of `models` (generator, discriminator),
+    BatchNorm's statistics in float32, and four finite metrics; nothing more, nothing less."""
+    if not isinstance(part, dict) or part.keys() != {"grads", "buffers", "metrics"}:
+        raise ValueError("not a gradient blob: expected grads, buffers and metrics")
+    named = {"generator": models[0], "discriminator": models[1]}
+    check_tensors(part["grads"], named_parameters(named), "gradient", dtype)
+    check_tensors(part["buffers"], named_buffers(named), "BatchNorm statistic", torch.float32)
+    metrics = part["metrics"]
+    if not (isinstance(metrics, dict) and metrics.keys() == {"loss_d", "loss_g", "d_real", "d_fake"}
+            and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
+        raise ValueError("metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake")
+
+
+def check_weights(state, models):
+    """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator), all finite."""
+    if not isinstance(state, dict) or state.keys() != {"generator", "discriminator"}:
+        raise ValueError("not a weights blob: expected generator and discriminator")
+    for key, model in zip(("generator", "discriminator"), models):
+        check_tensors(state[key], model.state_dict(), key)
+
+
+def gradient_norm(part):
+    """The length of the whole gradient, G's and D's together, summed in float64 so it cannot overflow."""
+    return math.sqrt(sum(torch.linalg.vector_norm(g, dtype=torch.float64).item() ** 2 for g in part["grads"].values()))
+
+
+def norm_outliers(norms, ratio=MAX_NORM_RATIO):
+    """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the step's norms.
+
+    Honest gradients of one step have similar lengths: measured on the built-in
+    faces, within 1.5x of each other for units of the same size, and within 6x
+    for a one-image unit (an epoch's last) against 64-image ones. A broken or
+    hostile one is off by orders of magnitude, and the median does not move
+    with it as long as fewer than half are out of line. In a step of two the
+    median would sit halfway, next to the wrong one, so each is judged by the
+    other instead; if they disagree we cannot tell which is wrong, and both
+    are refused and recomputed. A step of one has nothing to compare with.
+    """
+    out = []
+    for key, norm in norms.items():
+        others = [n for k, n in norms.items() if k != key]
+        reference = statistics.median(others if len(others) == 1 else [norm, *others])
+        if not reference / ratio <= norm <= reference * ratio:
+            out.append(key)
+    return out
+
+
+# ---------------------------------------------------------------------------
 # Database. PLUMBING: the queries both scripts run; the tables are in schema.sql.
 # Every function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
 READ_RUN = "SELECT id, config, version, status FROM run"
+
+READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
+
+# Tables but no schema_version: made by the code from before versions were kept.
+HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
 
 # A worker introduces itself when it joins a run (again, after a restart).
 REGISTER_WORKER = """
@@ -555,7 +659,7 @@ FROM work_units"""
 # The new lease number is the fencing token every later write must show.
 CLAIM_UNIT = """
 UPDATE work_units
-SET status = 'claimed', worker = %(worker)s, lease = nextval('lease_numbers'),
+SET status = 'claimed', worker = %(worker)s, login = session_user, lease = nextval('lease_numbers'),
     lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE id = (SELECT id FROM work_units WHERE status = 'pending'
             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -583,6 +687,14 @@ WITH finished AS (
 INSERT INTO gradients (unit_id, version, worker, images, blob)
 SELECT id, %(version)s, %(worker)s, images, (SELECT blob FROM upload) FROM finished
 RETURNING id"""
+
+# A gradient that failed the coordinator's checks: forget it, recompute its
+# unit, and count it against the worker name that sent it, all at once.
+REFUSE_GRADIENT = """
+WITH refused AS (DELETE FROM gradients WHERE id = %(id)s RETURNING unit_id, worker),
+     requeued AS (UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
+                  WHERE id IN (SELECT unit_id FROM refused))
+UPDATE workers SET units_refused = units_refused + 1 WHERE name IN (SELECT worker FROM refused)"""
 
 # Units whose worker went silent go back to the queue.
 REAP_EXPIRED_LEASES = """
@@ -677,8 +789,31 @@ def wait_for_news(conn, seconds):
 
 
 def create_schema(conn):
-    with conn, conn.cursor() as cur:
-        cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
+    except psycopg2.errors.InsufficientPrivilege as error:
+        raise SystemExit(f"cannot set up the tables and the ganns_worker role: {first_line(error)}. The coordinator's "
+                         f"login must own the tables and be allowed to create roles (README: running it with a class)")
+
+
+def schema_version(conn):
+    """The version of schema.sql that made the database's tables; None if there are none yet."""
+    try:
+        return execute(conn, READ_SCHEMA_VERSION)[0]["version"]
+    except psycopg2.errors.UndefinedTable:
+        return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
+
+
+def check_schema(conn):
+    """Exit with one line if the database's tables were made by another version of this code."""
+    version = schema_version(conn)
+    if version not in (None, SCHEMA_VERSION):
+        what = ("a newer", "update this copy of the code") if version > SCHEMA_VERSION else (
+            "an older", "start the run in a new, empty database (or drop these tables)")
+        raise SystemExit(f"the database's tables are from {what[0]} version of GANNs with friends (schema {version}, "
+                         f"this code's is {SCHEMA_VERSION}): {what[1]}")
+    return version
 
 
 def read_run(conn):
@@ -690,7 +825,10 @@ def read_run(conn):
 
 
 def register_worker(conn, info):
-    execute(conn, REGISTER_WORKER, info)
+    try:
+        execute(conn, REGISTER_WORKER, info)
+    except psycopg2.errors.InsufficientPrivilege:  # the row-level security of schema.sql
+        raise SystemExit(f"the worker name {info['name']!r} belongs to another login: choose another --name") from None
 
 
 def worker_seen(conn, name, images_per_s):
@@ -767,6 +905,10 @@ def requeue(conn, sql, params=None):
             cur.execute(NOTIFY_WORK)
 
 
+def refuse_gradient(conn, gradient_id):
+    execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
+
+
 def reap_expired_leases(conn):
     requeue(conn, REAP_EXPIRED_LEASES)
 
@@ -813,6 +955,24 @@ def resume_run(conn):
 # Command-line helpers shared by the two scripts.
 # ---------------------------------------------------------------------------
 
+def first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def whole_number(low, high=None):
+    """An argparse type: a whole number from `low` to `high`, or one line saying what is wrong."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            limits = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"must be {limits}, not {value}")
+        return value
+    return parse
+
+
 def setup_logging(name):
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
 
@@ -844,7 +1004,8 @@ def describe_url(url):
         return f"the local database in {PGDATA}"
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or urllib.parse.parse_qs(parts.query).get("host", ["localhost"])[0]
-    return f"{parts.username or ''}@{host}{parts.path}" if parts.scheme else "the database in DATABASE_URL"
+    known = parts.scheme in ("postgresql", "postgres")  # anything else may be a password typed in the wrong place
+    return f"{parts.username or ''}@{host}{parts.path}" if known else "the database in DATABASE_URL"
 
 
 # Refusals that waiting cures: the server is full (max_connections) or restarting.
@@ -852,11 +1013,6 @@ BUSY = ("too many clients", "connection slots are reserved", "the database syste
 
 # What a dropped connection raises: the server restarted, the network went away.
 CONNECTION_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
-
-
-def one_line(error):
-    text = str(error).strip()
-    return text.splitlines()[-1].rstrip(".") if text else type(error).__name__
 
 
 def connect(url, name, patient=False):
@@ -870,8 +1026,12 @@ def connect(url, name, patient=False):
     while True:
         try:
             return psycopg2.connect(url, application_name=name, connect_timeout=10)
+        except psycopg2.ProgrammingError:  # its message would repeat the text, password and all
+            raise SystemExit(f"cannot connect to {describe_url(url)}: it is not a URL such as "
+                             f"postgresql://user:password@host/database. Check --db or DATABASE_URL.") from None
         except psycopg2.OperationalError as error:
-            reason = one_line(error)
+            text = str(error).strip()
+            reason = text.splitlines()[-1].rstrip(".") if text else "no answer"
             if not patient and not any(busy in reason for busy in BUSY):
                 raise SystemExit(f"cannot connect to {describe_url(url)}: {reason}. Check --db or DATABASE_URL.")
             log.warning("cannot use the database (%s): trying again in %d s", reason, delay)
@@ -893,7 +1053,15 @@ def machine_info(name, device):
 
 def pick_device(name="auto"):
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise SystemExit(f"--device {name}: not a device; give cpu, cuda, mps or auto") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()}
+        if not available.get(device.type):
+            raise SystemExit(f"--device {name}: not available on this machine; give auto to use what it has")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

@@ -10,6 +10,22 @@
 --   contributions  the ledger: which unit went into which step, and who computed it
 --   steps          one row of losses per optimiser step
 --   workers        who takes part: each worker's machine and its latest speed
+--   schema_version one row: which version of this file made the tables
+--
+-- At the end: the ganns_worker role, and what its members (the students) may do.
+
+
+-- ---------------------------------------------------------------------------
+-- The version of these tables
+-- ---------------------------------------------------------------------------
+
+-- CREATE TABLE IF NOT EXISTS leaves a table from an older version of this file
+-- as it was, so both scripts compare this number with ganns.SCHEMA_VERSION
+-- when they connect and refuse a database made by other code. Change both together.
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
+DELETE FROM schema_version;
+INSERT INTO schema_version VALUES (2);
 
 
 -- ---------------------------------------------------------------------------
@@ -69,6 +85,7 @@ CREATE TABLE IF NOT EXISTS work_units (
                    -- computed -> pending:  its gradient was too stale to use
                    -- computed -> done:     its gradient went into a step (see contributions)
     worker         TEXT,                   -- who holds it or computed it
+    login          TEXT,                   -- the database login that claimed it last (see the end of this file)
     lease          BIGINT,                 -- fencing token of the current claim
     lease_expires  TIMESTAMPTZ,            -- the worker pushes this forward while it computes
     UNIQUE (epoch, position)
@@ -83,6 +100,7 @@ CREATE TABLE IF NOT EXISTS gradients (
     unit_id      BIGINT NOT NULL UNIQUE REFERENCES work_units (id),
     version      INTEGER NOT NULL,         -- the weights version it was computed on
     worker       TEXT NOT NULL,
+    login        TEXT NOT NULL DEFAULT session_user,  -- the database login that uploaded it
     images       INTEGER NOT NULL,         -- its weight in the average
     blob         BYTEA NOT NULL,           -- torch.save({'grads': ..., 'buffers': ..., 'metrics': ...})
     uploaded_at  TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -120,7 +138,7 @@ COMMENT ON TABLE steps IS 'One row per optimiser step: the training curves.';
 
 CREATE TABLE IF NOT EXISTS workers (
     name           TEXT PRIMARY KEY,       -- --name: the name on the leaderboard
-    login          TEXT NOT NULL DEFAULT current_user,  -- the database role it connects as
+    login          TEXT NOT NULL DEFAULT session_user,  -- the database login it connects as
     host           TEXT NOT NULL,
     device         TEXT NOT NULL,          -- cpu, cuda, mps
     cpu_cores      INTEGER NOT NULL,
@@ -134,3 +152,106 @@ CREATE TABLE IF NOT EXISTS workers (
     last_seen      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE workers IS 'One row per worker name, written by the worker at start and after every unit.';
+
+
+-- ---------------------------------------------------------------------------
+-- Who may do what
+--
+-- The coordinator connects as the owner of these tables (it ran this file),
+-- so nothing below limits it: row-level security does not bind a table's
+-- owner (unless the table says FORCE ROW LEVEL SECURITY, and these do not).
+-- Each student logs in as a role of their own that is a member of
+-- ganns_worker (README: "Running it with a class") and may do exactly what
+-- worker.py does, and nothing else:
+--   read the run and the weights (not Adam's state: only resuming needs it);
+--   claim a pending unit, extend or give back a unit it holds;
+--   upload one gradient for a unit it holds, under a worker name of its own;
+--   add and update its own rows in workers (not their refusal count).
+-- So it cannot change the weights or the run, touch another login's units,
+-- gradients or worker rows, or delete anything.
+--
+-- "Its own" is decided by session_user, the login itself. Not current_user:
+-- any student may SET ROLE ganns_worker, and then all would be the same user.
+-- ---------------------------------------------------------------------------
+
+-- Roles belong to the whole server, not to one database: create it only once.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ganns_worker') THEN
+        CREATE ROLE ganns_worker NOLOGIN;
+    END IF;
+END $$;
+
+-- Revoke everything first, so that the grants below are the whole list on every run.
+REVOKE ALL ON run, weights, work_units, gradients, contributions, steps, workers, schema_version FROM ganns_worker;
+REVOKE ALL ON SEQUENCE lease_numbers, work_units_id_seq, gradients_id_seq FROM ganns_worker;
+GRANT SELECT ON run, schema_version TO ganns_worker;
+GRANT SELECT (version, weights) ON weights TO ganns_worker;
+GRANT SELECT, UPDATE (status, worker, lease, lease_expires, login) ON work_units TO ganns_worker;
+GRANT USAGE ON SEQUENCE lease_numbers, gradients_id_seq TO ganns_worker;  -- nextval() for leases and gradient ids
+GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON gradients TO ganns_worker;
+GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version),
+      UPDATE (host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version, images_per_s, last_seen)
+      ON workers TO ganns_worker;
+
+-- Which rows. A table with row-level security shows a non-owner no row at all
+-- unless a policy lets it through.
+ALTER TABLE work_units ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gradients ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workers ENABLE ROW LEVEL SECURITY;
+
+-- Units: pending ones (to claim) and its own.
+DROP POLICY IF EXISTS worker_reads ON work_units;
+CREATE POLICY worker_reads ON work_units FOR SELECT TO ganns_worker
+    USING (status = 'pending' OR login = session_user);
+-- The moves of CLAIM_UNIT, EXTEND_LEASE, GIVE_BACK_UNIT and UPLOAD_GRADIENT:
+-- from pending, or from claimed by this login, to a state that is this
+-- login's, never 'done'; and a lease of ten minutes at most, so a unit is
+-- never held hostage for the whole class.
+DROP POLICY IF EXISTS worker_moves ON work_units;
+CREATE POLICY worker_moves ON work_units FOR UPDATE TO ganns_worker
+    USING (status = 'pending' OR (status = 'claimed' AND login = session_user))
+    WITH CHECK (login = session_user AND status IN ('pending', 'claimed', 'computed')
+                AND coalesce(lease_expires, now()) <= now() + interval '10 minutes');
+
+-- Gradients: for a unit this login holds (seen as it was when the upload
+-- began), weighted by that unit's true number of images, under a worker name
+-- this login registered, so refusals count against the right student.
+DROP POLICY IF EXISTS worker_uploads ON gradients;
+CREATE POLICY worker_uploads ON gradients FOR INSERT TO ganns_worker
+    WITH CHECK (login = session_user
+                AND worker IN (SELECT name FROM workers WHERE login = session_user)
+                AND images = (SELECT cardinality(indices) FROM work_units
+                              WHERE id = gradients.unit_id AND status = 'claimed' AND login = session_user));
+DROP POLICY IF EXISTS worker_reads ON gradients;
+CREATE POLICY worker_reads ON gradients FOR SELECT TO ganns_worker USING (login = session_user);
+
+-- Worker rows: its own. A name another login registered is refused.
+DROP POLICY IF EXISTS worker_own_rows ON workers;
+CREATE POLICY worker_own_rows ON workers TO ganns_worker
+    USING (login = session_user) WITH CHECK (login = session_user);
+
+-- A gradient and its unit's move to 'computed' come together, in the one
+-- statement of UPLOAD_GRADIENT. A hand-made INSERT or UPDATE doing only one
+-- half would leave a unit computed with no gradient (lost from its epoch) or
+-- a gradient blocking that unit's next upload. AFTER triggers run at the end
+-- of the statement, when both halves are visible. The fixed search_path puts
+-- pg_temp last, so a student's temporary table cannot stand in for ours.
+CREATE OR REPLACE FUNCTION check_upload_is_whole() RETURNS trigger LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+DECLARE
+    unit BIGINT;
+BEGIN
+    IF TG_TABLE_NAME = 'gradients' THEN unit := NEW.unit_id; ELSE unit := NEW.id; END IF;
+    IF NOT EXISTS (SELECT FROM work_units JOIN gradients ON unit_id = work_units.id
+                   WHERE work_units.id = unit AND status = 'computed') THEN
+        RAISE EXCEPTION 'unit %: a gradient and its unit''s ''computed'' come together (UPLOAD_GRADIENT)', unit
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS upload_is_whole ON gradients;
+CREATE TRIGGER upload_is_whole AFTER INSERT ON gradients
+    FOR EACH ROW EXECUTE FUNCTION check_upload_is_whole();
+DROP TRIGGER IF EXISTS upload_is_whole ON work_units;
+CREATE TRIGGER upload_is_whole AFTER UPDATE OF status ON work_units
+    FOR EACH ROW WHEN (NEW.status = 'computed' AND OLD.status <> 'computed') EXECUTE FUNCTION check_upload_is_whole();

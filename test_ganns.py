@@ -3,13 +3,15 @@
     python test_ganns.py            # every test (no pytest needed; pytest runs them too)
     python test_ganns.py claim      # only the tests whose name contains "claim"
 
-The database is $DATABASE_URL's server if set (the role needs CREATEDB), else
+The database is $DATABASE_URL's server if set (the role needs CREATEDB and CREATEROLE), else
 an embedded PostgreSQL in a temporary folder. Each test gets a database of its
 own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 cores.
 """
 
 import atexit
+import contextlib
 import io
+import logging
 import os
 import shutil
 import signal
@@ -100,7 +102,7 @@ def new_run(*extra):
 def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
     """What worker.py does with a claimed unit, in this process: the gradient blob."""
     models = ganns.build_models(run["config"])
-    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu"))
+    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models))
     dataset = worker.open_run_dataset(run["config"], None)
     args = worker.parse_args(["--batch-size", str(batch_size)])
     return worker.compute_unit(args, run["config"], models, dataset, unit, "cpu")
@@ -323,7 +325,7 @@ def test_distributed_step_equals_local_computation():
 
     # The distributed computation: the coordinator's step on what the workers uploaded.
     ready = ganns.ready_gradients(conn, oldest=0)
-    average, images = ganns.average_units((ganns.load_gradient(ganns.read_gradient(conn, r["id"])), r["images"])
+    average, images = ganns.average_units((ganns.widen(ganns.from_blob(ganns.read_gradient(conn, r["id"]))), r["images"])
                                           for r in ready)
     assert images == 20
     names = list(ganns.named_parameters({"generator": reference_g, "discriminator": reference_d}))
@@ -367,7 +369,7 @@ def test_blob_round_trip():
     copy.load_state_dict(weights["generator"])
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
     # The compact format: bfloat16 gradients, each within 0.4% of float32, and float32 statistics.
-    compact = ganns.load_gradient(ganns.gradient_blob(result, "bfloat16"))
+    compact = ganns.widen(ganns.from_blob(ganns.gradient_blob(result, "bfloat16")))
     for name, g in result["grads"].items():
         assert compact["grads"][name].dtype == torch.float32
         assert torch.allclose(compact["grads"][name], g, rtol=2 ** -8, atol=0), name
@@ -650,6 +652,469 @@ def test_chaos_killed_worker_killed_coordinator_and_a_database_restart():
                               GROUP BY epoch HAVING bool_and(u.status = 'done') ORDER BY epoch""")
     assert len(finished) >= 3, finished
     assert all(r["units"] == r["contributed"] == r["distinct_units"] == 16 for r in finished), finished
+
+
+# ---------------------------------------------------------------------------
+# Untrusted blobs: whatever a worker uploads is checked before it reaches the model.
+# ---------------------------------------------------------------------------
+
+class LogLines(logging.Handler):
+    """Collects what the "ganns" logger says while it is attached."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def captured_log():
+    handler = LogLines()
+    logging.getLogger("ganns").addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logging.getLogger("ganns").removeHandler(handler)
+
+
+def step_with_a_bad_gradient(make_bad):
+    """Three good gradients and one from mallory, made by make_bad(good blob); one step. What was logged."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "4")
+    names = ("ada", "bob", "cy", "mallory")
+    for name in names:
+        ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
+    units = {name: ganns.claim_unit(conn, name) for name in names}
+    for name in names[:3]:
+        assert compute_and_upload(conn, run, units[name], name)
+    assert ganns.upload_gradient(conn, units["mallory"], "mallory", make_bad(compute(conn, run, units["mallory"])))
+    with captured_log() as lines:
+        stats = coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    assert stats["step"] == 1 and stats["images"] == 24 and stats["workers"] == 3  # the step went on without it
+    assert {r["worker"] for r in query(conn, "SELECT worker FROM contributions")} == set(names[:3])
+    assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", units["mallory"])[0]["status"] == "pending"
+    assert not query(conn, "SELECT 1 FROM gradients")
+    refused = {r["name"]: r["units_refused"] for r in query(conn, "SELECT name, units_refused FROM workers")}
+    assert refused == {"ada": 0, "bob": 0, "cy": 0, "mallory": 1}
+    assert len(lines) == 1 and "from mallory" in lines[0], lines
+    return lines[0]
+
+
+def changed(blob, change):
+    """The gradient blob after change(part) edits it in place."""
+    part = ganns.from_blob(blob)
+    change(part)
+    return ganns.to_blob(part)
+
+
+class CreatesAFile:
+    """Unpickling this runs code: open(path, "w"), which creates the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def test_a_pickle_that_would_run_code_is_refused_without_running_it():
+    marker = scratch_dir() / "the_code_ran"
+    evil = ganns.to_blob({"grads": CreatesAFile(marker), "buffers": {}, "metrics": {}})
+    torch.load(io.BytesIO(evil), weights_only=False)["grads"].close()  # a plain load does run it...
+    assert marker.exists()
+    marker.unlink()
+    reason = step_with_a_bad_gradient(lambda good: evil)
+    assert "torch.load refused it (UnpicklingError: Unsupported global: GLOBAL io.open" in reason
+    assert not marker.exists()  # ...the coordinator's does not
+
+
+def test_a_gradient_with_nan_or_inf_is_refused():
+    def poison(part, value):
+        part["grads"]["generator.main.0.weight"][0, 0, 0, 0] = value
+        part["buffers"]["discriminator.main.3.running_var"][1] = value
+    assert "NaN or infinite" in step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("nan"))))
+    assert "NaN or infinite" in step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("inf"))))
+
+
+def test_a_gradient_of_the_wrong_shape_or_dtype_is_refused():
+    def reshape(part):
+        part["grads"]["discriminator.main.0.weight"] = torch.zeros(3, 3)
+    reason = step_with_a_bad_gradient(lambda good: changed(good, reshape))
+    assert "discriminator.main.0.weight: expected torch.bfloat16 [4, 3, 4, 4], found torch.float32 [3, 3]" in reason
+
+    def to_float64(part):
+        part["grads"] = {name: g.double() for name, g in part["grads"].items()}
+    assert "found torch.float64" in step_with_a_bad_gradient(lambda good: changed(good, to_float64))
+
+
+def test_a_gradient_missing_a_tensor_or_with_an_extra_one_is_refused():
+    def remove(part):
+        del part["buffers"]["generator.main.1.running_mean"]
+    reason = step_with_a_bad_gradient(lambda good: changed(good, remove))
+    assert "missing ['generator.main.1.running_mean']" in reason
+
+    def add(part):
+        part["grads"]["generator.backdoor"] = torch.zeros(1)
+    assert "unexpected ['generator.backdoor']" in step_with_a_bad_gradient(lambda good: changed(good, add))
+
+
+def test_truncated_gradient_bytes_are_refused():
+    assert "torch.load refused it" in step_with_a_bad_gradient(lambda good: good[:len(good) // 2])
+
+
+def test_a_gradient_a_million_times_larger_than_the_others_is_refused():
+    def scale(part):
+        part["grads"] = {name: g * 1e6 for name, g in part["grads"].items()}
+    assert "times off the median" in step_with_a_bad_gradient(lambda good: changed(good, scale))
+
+
+def test_a_step_whose_only_gradient_is_refused_does_not_happen():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    unit = ganns.claim_unit(conn, "mallory")
+    assert ganns.upload_gradient(conn, unit, "mallory", b"not a blob")
+    with captured_log() as lines:
+        assert coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0) is None
+    assert len(lines) == 1 and "from mallory: torch.load refused it" in lines[0]
+    assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM steps")
+    assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "pending"
+
+
+def test_the_norm_rule_compares_each_gradient_with_the_median_of_the_others():
+    assert ganns.norm_outliers({"a": 1e6}) == []  # nothing to compare with
+    assert ganns.norm_outliers({"a": 1.0, "b": 5.0}) == []  # a one-image unit among 64-image ones
+    assert ganns.norm_outliers({"a": 1.0, "b": 1e6}) == ["a", "b"]  # one of the two is wrong: both are recomputed
+    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 1e6}) == ["d"]  # the median is 1.1
+    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 0.0}) == ["d"]  # too short is out of line too
+    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 1e6, "e": 1e7}) == ["d", "e"]
+
+
+def test_gradient_check_takes_the_runs_dtype():
+    models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
+    part = ganns.unit_gradients(*models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
+    ganns.check_gradient(part, models)
+    compact = {**part, "grads": {name: g.bfloat16() for name, g in part["grads"].items()}}
+    ganns.check_gradient(compact, models, dtype=torch.bfloat16)  # BatchNorm statistics stay float32
+    for wrong, dtype in ((compact, torch.float32), (part, torch.bfloat16)):
+        try:
+            ganns.check_gradient(wrong, models, dtype)
+            raise AssertionError("accepted a gradient of the wrong dtype")
+        except ValueError as error:
+            assert f"expected {dtype}" in str(error)
+
+
+def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
+    conn, args, run, models, optimizers = new_run()
+    wider = ganns.build_models({**run["config"], "feature_maps": 2 * TINY})  # e.g. an edited copy of ganns.py
+    try:
+        worker.fetch_version(conn, 0, "cpu", wider)
+        raise AssertionError("loaded weights of another size")
+    except SystemExit as error:
+        assert "do not fit this worker's model" in str(error) and "generator main.0.weight" in str(error)
+        assert "\n" not in str(error)
+    state = ganns.from_blob(ganns.read_weights(conn, 0))
+    state["discriminator"]["main.0.weight"][0] = float("nan")
+    try:
+        ganns.check_weights(state, models)
+        raise AssertionError("accepted NaN weights")
+    except ValueError as error:
+        assert "discriminator main.0.weight: NaN or infinite values" in str(error)
+
+
+# ---------------------------------------------------------------------------
+# Least privilege: what a student's login may do is decided by PostgreSQL.
+# Roles belong to the whole server: each test makes logins of its own and drops them.
+# ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def student(conn, member=True):
+    """A new login (a member of ganns_worker unless told otherwise) and a connection as it; dropped afterwards."""
+    role, password = f"student_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    statement = "CREATE ROLE {} LOGIN PASSWORD %(password)s" + (" IN ROLE ganns_worker" if member else "")
+    with conn, conn.cursor() as cur:
+        cur.execute(psycopg2.sql.SQL(statement).format(psycopg2.sql.Identifier(role)), {"password": password})
+    parts = urllib.parse.urlsplit(fresh_url_of(conn))
+    url = urllib.parse.urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.netloc.rpartition('@')[2]}"))
+    own = ganns.connect(url, role)
+    try:
+        yield own, role, url
+    finally:
+        try:  # the upload's temporary table belongs to the login, and goes only after the session has
+            with own, own.cursor() as cur:
+                cur.execute("DISCARD TEMP")
+        except psycopg2.Error:
+            pass
+        own.close()
+        with conn, conn.cursor() as cur:
+            cur.execute(psycopg2.sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(
+                psycopg2.sql.Identifier(role), psycopg2.sql.Identifier(role)))
+
+
+def refused(conn, sql, params=None):
+    """True if PostgreSQL refuses the statement for lack of rights, or it finds no row it may touch."""
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount == 0
+    except psycopg2.errors.InsufficientPrivilege:  # not any error: a typo here must not pass as "refused"
+        return True
+
+
+def test_a_worker_login_can_do_all_a_worker_does():
+    conn, args, run, models, optimizers = new_run()
+    with student(conn) as (ada, role, url):
+        assert ganns.check_schema(ada) == ganns.SCHEMA_VERSION and ganns.read_run(ada)["id"] == run["id"]
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))  # again, after a restart
+        unit = ganns.claim_unit(ada, "ada")
+        assert ganns.extend_lease(ada, unit)
+        assert compute_and_upload(ada, run, unit, "ada")  # reads the weights too
+        ganns.worker_seen(ada, "ada", 12.5)
+        # The binary COPY download, and LISTEN/NOTIFY (the upload above went through the COPY into a temp table).
+        assert ganns.read_weights(ada, 0) == ganns.read_weights(conn, 0)
+        ganns.listen(ada, ganns.LISTEN_WORK)
+        query(conn, ganns.NOTIFY_WORK)
+        ganns.wait_for_news(ada, 5)
+        ganns.give_back_unit(ada, ganns.claim_unit(ada, "ada"))
+        rows = query(conn, "SELECT status, worker, login FROM work_units WHERE login IS NOT NULL ORDER BY id")
+        assert [tuple(r.values()) for r in rows] == [("computed", "ada", role), ("pending", None, role)]
+        assert query(conn, "SELECT worker, login FROM gradients") == [{"worker": "ada", "login": role}]
+        assert query(conn, "SELECT login, images_per_s FROM workers") == [{"login": role, "images_per_s": 12.5}]
+
+
+def binary_copy_of(conn, value):
+    """`value` as one row of PostgreSQL's binary COPY format, made by the server itself."""
+    out = io.BytesIO()
+    with conn, conn.cursor() as cur:
+        cur.copy_expert(cur.mogrify("COPY (SELECT %s::bytea) TO STDOUT (FORMAT binary)", (value,)).decode(), out)
+    return out.getvalue()
+
+
+def test_a_worker_login_cannot_touch_what_is_not_its_own():
+    conn, args, run, models, optimizers = new_run()
+    with student(conn) as (bob, _, _), student(conn) as (ada, _, _):
+        ganns.register_worker(bob, ganns.machine_info("bob", torch.device("cpu")))
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        bobs, bobs_done = ganns.claim_unit(bob, "bob"), ganns.claim_unit(bob, "bob")
+        assert compute_and_upload(bob, run, bobs_done, "bob")
+        mine = ganns.claim_unit(ada, "ada")
+        before = query(conn, "SELECT * FROM work_units ORDER BY id"), query(conn, "SELECT * FROM workers ORDER BY name")
+        weights = bytes(ganns.read_weights(conn, 0))
+        insert_gradient = ("INSERT INTO gradients (unit_id, version, worker, images, blob) "
+                           "VALUES (%(id)s, 0, %(worker)s, %(images)s, 'x')")
+        bob_unit = {"unit_id": bobs["id"], "lease": bobs["lease"], "lease_seconds": 60, "worker": "ada",
+                    "version": 0, "blob": b"x", "name": "bob", "images_per_s": 1e9}
+        forbidden = [
+            ("UPDATE weights SET weights = 'x'", None), ("INSERT INTO weights VALUES (9, 'x', 'x')", None),
+            ("SELECT optimizer FROM weights", None), ("UPDATE run SET version = 99", None),
+            ("UPDATE run SET status = 'finished'", None), ("SELECT * FROM contributions", None),
+            ("SELECT * FROM steps", None), ("INSERT INTO steps VALUES (1, 1, 1, 0, 0, 0, 0, 1)", None),
+            ("UPDATE schema_version SET version = 1", None),
+            # Bob's claimed unit, his lease, his gradient, his worker row.
+            (ganns.EXTEND_LEASE, bob_unit), (ganns.GIVE_BACK_UNIT, bob_unit), (ganns.UPLOAD_GRADIENT, bob_unit),
+            ("UPDATE work_units SET lease_expires = NULL WHERE id = %(unit_id)s", bob_unit),
+            ("UPDATE work_units SET status = 'pending' WHERE id = %(id)s", bobs_done),
+            ("SELECT blob FROM gradients", None), ("UPDATE gradients SET images = 1000", None),
+            (ganns.WORKER_SEEN, bob_unit), ("UPDATE workers SET units_refused = 0", None),
+            # Claiming for another login, a unit held hostage, skipping a state, a gradient in someone's name.
+            ("UPDATE work_units SET status = 'claimed', login = 'bob' WHERE status = 'pending'", None),
+            (ganns.EXTEND_LEASE, {**mine, "unit_id": mine["id"], "lease_seconds": 10**7}),
+            ("UPDATE work_units SET status = 'done' WHERE id = %(id)s", mine),
+            ("UPDATE work_units SET status = 'computed' WHERE id = %(id)s", mine),
+            (insert_gradient, {**mine, "worker": "ada", "images": 8}),  # without its unit's move to computed
+            (insert_gradient, {**mine, "worker": "ada", "images": 9999}),
+            (insert_gradient, {**mine, "worker": "bob", "images": 8}),
+            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob",
+                                     "blob": b"x"}),
+        ] + [(f"DELETE FROM {table}", None) for table in
+             ("run", "weights", "work_units", "gradients", "contributions", "steps", "workers", "schema_version")]
+        with ada, ada.cursor() as cur:  # what UPLOAD_GRADIENT reads the blob from, holding one
+            cur.execute("CREATE TEMP TABLE upload (blob BYTEA); INSERT INTO upload VALUES ('x')")
+        for sql, params in forbidden + [("TRUNCATE work_units", None)]:
+            assert refused(ada, sql, params), sql
+        with ada, ada.cursor() as cur:
+            cur.execute("SET ROLE ganns_worker")  # current_user changes; session_user, who ada is, does not
+        assert refused(ada, ganns.GIVE_BACK_UNIT, bob_unit) and refused(ada, ganns.EXTEND_LEASE, bob_unit)
+        try:
+            ganns.register_worker(ada, ganns.machine_info("bob", torch.device("cpu")))
+            raise AssertionError("took over another login's worker name")
+        except SystemExit as error:
+            assert str(error) == "the worker name 'bob' belongs to another login: choose another --name"
+        after = query(conn, "SELECT * FROM work_units ORDER BY id"), query(conn, "SELECT * FROM workers ORDER BY name")
+        assert after == before
+        assert len(query(conn, "SELECT 1 FROM gradients")) == 1 and ganns.read_run(conn) == run
+        assert bytes(ganns.read_weights(conn, 0)) == weights
+
+
+def test_a_revoked_login_stops_at_once_and_its_unit_goes_back():
+    conn, args, run, models, optimizers = new_run()
+    with student(conn) as (ada, role, url):
+        unit = ganns.claim_unit(ada, "ada", lease_seconds=0.2)
+        query(conn, psycopg2.sql.SQL("REVOKE ganns_worker FROM {}").format(psycopg2.sql.Identifier(role)))
+        try:
+            ganns.extend_lease(ada, unit)
+            raise AssertionError("a revoked login extended its lease")
+        except psycopg2.errors.InsufficientPrivilege:
+            pass
+        time.sleep(0.4)
+        ganns.reap_expired_leases(conn)  # what the coordinator does all the time
+        assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "pending"
+        ada.close()
+        run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db", url],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        last = run.stderr.strip().splitlines()[-1]
+        assert last == ("the database refused this login (permission denied for table schema_version): "
+                        "ask the instructor whether it may take part")
+
+
+def test_schema_sql_runs_again_and_a_student_cannot_run_it():
+    conn, args, run, models, optimizers = new_run()
+    ganns.create_schema(conn)  # re-runnable: the coordinator runs it at every start
+    with student(conn) as (ada, _, _):
+        try:
+            ganns.create_schema(ada)
+            raise AssertionError("a student set up the tables")
+        except SystemExit as error:
+            assert str(error).startswith("cannot set up the tables and the ganns_worker role: permission denied")
+
+
+# ---------------------------------------------------------------------------
+# Bad input and configuration: one line that says what is wrong and what to do.
+# ---------------------------------------------------------------------------
+
+def one_line_exit(function, *args):
+    """The message of the SystemExit that function(*args) must raise: one line."""
+    try:
+        function(*args)
+    except SystemExit as error:
+        assert isinstance(error.code, str) and "\n" not in error.code, error.code
+        return error.code
+    raise AssertionError(f"{function.__name__} went on")
+
+
+def test_unreachable_host_and_a_url_that_is_no_url_are_one_clear_line():
+    message = one_line_exit(ganns.connect, "postgresql://ada:secret@nowhere.invalid/ganns", "test")
+    assert message.startswith("cannot connect to ada@nowhere.invalid/ganns: could not translate host name")
+    assert message.endswith("Check --db or DATABASE_URL.") and "secret" not in message
+    message = one_line_exit(ganns.connect, "ada:secret@localhost", "test")
+    assert message == ("cannot connect to the database in DATABASE_URL: it is not a URL such as "
+                       "postgresql://user:password@host/database. Check --db or DATABASE_URL.")
+
+
+def test_wrong_password_is_one_clear_line():
+    """The embedded server trusts every local login, so this test asks it to check this one's password."""
+    admin = ganns.connect(server_url(), "test")
+    hba = Path(query(admin, "SHOW hba_file")[0]["hba_file"])
+    if not hba.exists():
+        return  # a server elsewhere ($DATABASE_URL): its own rules decide, and the test cannot change them
+    role, rules = f"student_{uuid.uuid4().hex[:10]}", hba.read_text()
+    with admin, admin.cursor() as cur:
+        cur.execute(psycopg2.sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'right'").format(psycopg2.sql.Identifier(role)))
+    try:
+        hba.write_text(f"local all {role} scram-sha-256\nhost all {role} all scram-sha-256\n" + rules)
+        query(admin, "SELECT pg_reload_conf()")
+        parts = urllib.parse.urlsplit(server_url())
+        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{role}:wrong-secret@{parts.netloc.rpartition('@')[2]}"))
+
+        def refusal():
+            try:
+                ganns.connect(url, "test").close()  # pg_reload_conf() does not wait: the old rules may still hold
+            except SystemExit as error:
+                return error.code
+        message = wait_for(refusal, what="the server to read its new rules")
+        assert message.startswith(f"cannot connect to {role}@") and "wrong-secret" not in message
+        assert "\n" not in message
+        assert f'password authentication failed for user "{role}"' in message
+    finally:
+        hba.write_text(rules)
+        query(admin, "SELECT pg_reload_conf()")
+        query(admin, psycopg2.sql.SQL("DROP ROLE {}").format(psycopg2.sql.Identifier(role)))
+
+
+def test_database_without_tables_waits_and_with_other_tables_is_refused():
+    conn = ganns.connect(fresh_database(), "test")
+    assert ganns.check_schema(conn) is None and ganns.read_run(conn) is None  # the worker waits for a coordinator
+    query(conn, "CREATE TABLE run (id BIGINT)")  # what the code before schema versions left
+    message = one_line_exit(ganns.check_schema, conn)
+    assert message == ("the database's tables are from an older version of GANNs with friends (schema 1, this "
+                       "code's is 2): start the run in a new, empty database (or drop these tables)")
+    coordinator_run = script("coordinator.py", "--steps", "1", url=fresh_url_of(conn))
+    output, _ = coordinator_run.communicate(timeout=120)
+    assert coordinator_run.returncode == 1 and output.strip().splitlines()[-1] == message, output
+    conn, *_ = new_run()
+    query(conn, "UPDATE schema_version SET version = 99")
+    assert "from a newer version" in one_line_exit(ganns.check_schema, conn)
+    assert one_line_exit(ganns.check_schema, conn).endswith("update this copy of the code")
+
+
+def test_missing_or_cut_short_celeba_is_one_clear_line():
+    folder = scratch_dir()
+    config = {"dataset": "img_align_celeba.zip", "max_images": 0, "dataset_size": 202_599}
+    message = one_line_exit(worker.open_run_dataset, config, str(folder / "img_align_celeba.zip"))
+    assert message.startswith("this run trains on img_align_celeba.zip, which is not at ") and "--data" in message
+    message = one_line_exit(ganns.open_dataset, str(folder / "img_align_celeba.zip"))
+    assert message.startswith("dataset") and "not found" in message
+    write_celeba_zip(folder / "whole.zip", 3)
+    (folder / "img_align_celeba.zip").write_bytes((folder / "whole.zip").read_bytes()[:1000])  # a download cut short
+    message = one_line_exit(ganns.open_dataset, str(folder / "img_align_celeba.zip"))
+    assert "neither a zip of images nor a folder of them" in message and "download it again" in message
+
+
+def test_a_corrupt_image_in_the_zip_is_skipped_with_a_warning():
+    path = scratch_dir() / "img_align_celeba.zip"
+    write_celeba_zip(path, 3)
+    with zipfile.ZipFile(path, "a") as archive:  # sorts between 000001.jpg and 000002.jpg
+        archive.writestr("img_align_celeba/000001b.jpg", b"\xff\xd8\xff\xe0 half a JPEG header")
+    dataset = ganns.open_dataset(str(path))
+    assert len(dataset) == 4 and dataset.files[1] == "img_align_celeba/000001b.jpg"
+    models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": TINY})
+    with captured_log() as lines:
+        assert torch.equal(dataset[1], dataset[2])  # the next image instead, the same on every machine
+        ganns.unit_gradients(*models, dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1})  # training goes on
+    assert len(lines) == 2 and all("cannot read img_align_celeba/000001b.jpg" in line for line in lines)
+    assert lines[0].endswith("using the next image instead")
+
+
+def test_a_full_disk_while_writing_samples_is_a_warning_and_training_goes_on():
+    out = scratch_dir()
+    (out / "samples").mkdir()
+    full = Path("/dev/full") if Path("/dev/full").exists() else None  # writing there fails with ENOSPC, as a full disk
+    for name in ("samples/step_000001.png", "checkpoint_latest.tmp", "history.csv"):
+        if full:
+            (out / name).symlink_to(full)
+        else:
+            (out / name).mkdir()  # elsewhere: a folder where a file should go fails too
+    args = coordinator_args("--local", "--steps", "2", "--sample-every", "1", "--out", str(out))
+    with captured_log() as lines:
+        coordinator.train_locally(args)
+    assert len(lines) == 2 and all("training goes on" in line for line in lines), lines
+    assert lines[0].startswith(f"could not write step 1's files to {out} (")
+    assert not full or "No space left on device" in lines[0]
+
+
+def test_nonsense_sizes_and_counts_are_one_clear_line():
+    for parse, flag, value, expected in [
+            (coordinator.parse_args, "--unit-size", "0", "must be 1 or more, not 0"),
+            (coordinator.parse_args, "--units-per-step", "-2", "must be 1 or more, not -2"),
+            (coordinator.parse_args, "--feature-maps", "lots", "'lots' is not a whole number"),
+            (coordinator.parse_args, "--epochs", "2.5", "'2.5' is not a whole number"),
+            (coordinator.parse_args, "--max-staleness", "-1", "must be 0 or more, not -1"),
+            (coordinator.parse_args, "--seed", str(10**12), "must be from 0 to 2147483647, not 1000000000000"),
+            (worker.parse_args, "--batch-size", "0", "must be 1 or more, not 0"),
+            (worker.parse_args, "--threads", "-4", "must be 0 or more, not -4")]:
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            try:
+                parse([flag, value])
+                raise AssertionError(f"accepted {flag} {value}")
+            except SystemExit as error:
+                assert error.code == 2
+        assert stderr.getvalue().splitlines()[-1].endswith(f"error: argument {flag}: {expected}"), stderr.getvalue()
+    assert one_line_exit(ganns.pick_device, "gpu") == "--device gpu: not a device; give cpu, cuda, mps or auto"
+    if not torch.cuda.is_available():
+        assert one_line_exit(ganns.pick_device, "cuda").endswith("not available on this machine; give auto "
+                                                                  "to use what it has")
 
 
 # ---------------------------------------------------------------------------

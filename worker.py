@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg2.errors
 import torch
 
 import ganns
@@ -34,10 +35,11 @@ def parse_args(argv=None):
     parser.add_argument("--name", default=socket.gethostname(), help="your name on the leaderboard")
     parser.add_argument("--data", help="where this machine has the run's dataset; if not given: the built-in "
                                        "dataset, or data/<the run's file>, e.g. data/img_align_celeba.zip")
-    parser.add_argument("--batch-size", type=int, default=ganns.BATCH_SIZE,
+    parser.add_argument("--batch-size", type=ganns.whole_number(1), default=ganns.BATCH_SIZE,
                         help="images per forward pass; lower it if memory runs out")
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu, or auto (the first available)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--threads", type=ganns.whole_number(0), default=0,
+                        help="CPU threads for torch (0: torch's default)")
     return parser.parse_args(argv)
 
 
@@ -46,6 +48,9 @@ def open_run_dataset(config, given):
     spec = given or config["dataset"]
     if not given and config["dataset"] != ganns.BUILTIN_DATASET:
         spec = str(Path("data") / config["dataset"])
+    if spec != ganns.BUILTIN_DATASET and not Path(spec).exists():
+        raise SystemExit(f"this run trains on {config['dataset']}, which is not at {spec}: download it there, "
+                         f"or give --data with where it is on this machine")
     dataset = ganns.open_dataset(spec, config["max_images"])
     if dataset.name != config["dataset"] or len(dataset) != config["dataset_size"]:
         raise SystemExit(f"this run trains on {config['dataset']} ({config['dataset_size']:,} images) but "
@@ -54,10 +59,18 @@ def open_run_dataset(config, given):
     return dataset
 
 
-def fetch_version(conn, version, device):
-    """A weights version's state dicts, or None if it has already been replaced and deleted."""
+def fetch_version(conn, version, device, models):
+    """A weights version's state dicts, checked against `models`; None if it has been replaced and deleted."""
     blob = ganns.read_weights(conn, version)
-    return blob and ganns.from_blob(blob, device)
+    if blob is None:
+        return None
+    try:
+        state = ganns.load_blob(blob, device)
+        ganns.check_weights(state, models)
+    except ValueError as error:
+        raise SystemExit(f"the run's weights (version {version}) do not fit this worker's model: {error}. "
+                         f"Run the same version of ganns.py as the coordinator") from None
+    return state
 
 
 def load_version(models, state):
@@ -109,7 +122,7 @@ def claim(conn, args, device, joined):
         return None
     job = {"unit": unit, "joined": dict(joined), "state": None, "stop": threading.Event()}
     if unit["version"] != joined["version"]:
-        job["state"] = fetch_version(conn, unit["version"], device)
+        job["state"] = fetch_version(conn, unit["version"], device, joined["models"])
         if job["state"] is None:  # replaced while we claimed: hand it back, claim again
             ganns.give_back_unit(conn, unit)
             return claim(conn, args, device, joined)
@@ -191,13 +204,14 @@ def main(argv=None):
     conn = ganns.connect(url, f"worker {args.name}")
     log.info("worker %s on %s, connected to %s", args.name, device, ganns.describe_url(url))
     try:
+        ganns.check_schema(conn)
         while True:
             held = []
             try:
                 ganns.listen(conn, ganns.LISTEN_WORK)
                 return work(conn, args, device, held)
             except ganns.CONNECTION_LOST as error:  # the server restarted, Wi-Fi dropped: connect again
-                log.warning("lost the database (%s): reconnecting", ganns.one_line(error))
+                log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
                 conn = ganns.connect(url, f"worker {args.name}", patient=True)
             finally:
                 for unit in held:  # free them at once instead of when their lease runs out
@@ -207,6 +221,9 @@ def main(argv=None):
                         pass  # their leases run out and the coordinator requeues them
     except KeyboardInterrupt:
         log.info("stopped; the units in hand went back to the queue")
+    except psycopg2.errors.InsufficientPrivilege as error:  # not (or no longer) a member of ganns_worker
+        raise SystemExit(f"the database refused this login ({ganns.first_line(error)}): "
+                         f"ask the instructor whether it may take part") from None
 
 
 if __name__ == "__main__":
