@@ -711,14 +711,16 @@ def test_status_sorts_workers_into_active_idle_and_gone():
     assert board["ada"][2:6] == ["active", "1", "0", "8"] and board["cy"][2] == "active"
     assert board["bo"][2] == "idle" and board["di"][2] == "gone" and "T4" in " ".join(board["bo"])
     assert lines[6].split()[1] == "ada"  # the most images first
-    records = []
-    handler = logging.Handler()
+    records, logger = [], logging.getLogger("ganns")
+    handler = logging.Handler(logging.INFO)
     handler.emit = records.append
-    logging.getLogger("ganns").addHandler(handler)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         coordinator.log_waiting(conn, 0, 1, ganns.queue_state(conn))
     finally:
-        logging.getLogger("ganns").removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
     assert records[0].getMessage() == "waiting for gradients: 0 of 1 in, 1 units being computed; workers 2 active, 1 idle"
 
 
