@@ -131,11 +131,11 @@ def duration(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def epoch_text(images, dataset_size, epochs):
-    """"epoch 3 of 5, 45% done": how far into the epoch being worked on."""
+def epoch_progress(images, dataset_size, epochs):
+    """(3, 0.45): the epoch being worked on, and how far into it."""
     done = images / dataset_size
     current = min(int(done) + 1, max(epochs, 1))
-    return f"epoch {current} of {epochs}, {min(done - current + 1, 1):.0%} done"
+    return current, min(done - current + 1, 1)
 
 
 def machine(worker):
@@ -151,7 +151,7 @@ def cluster_totals(workers):
     gpus = [w for w in machines if w["gpu"]]
     return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] for w in machines)} CPU cores, "
             f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, "
-            f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB")
+            + (f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB" if gpus else "no GPU"))
 
 
 def plural(count, word):
@@ -168,13 +168,15 @@ main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0
 .card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
 .tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
 font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
-gap:18px;margin-top:18px}.latest img{width:100%;image-rendering:pixelated;border-radius:6px}
+gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
 figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
-.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px;image-rendering:pixelated}
+.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px}
 table{border-collapse:collapse;width:100%}th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e4e6eb}
 th{font-size:12px;color:#687086;text-transform:uppercase}.n{text-align:right;font-variant-numeric:tabular-nums}
 .state{font-size:12px;padding:1px 8px;border-radius:9px}.active{background:#d8f3e1;color:#17693a}
 .idle{background:#fff0c7;color:#7a5900}.gone{background:#eceef2;color:#687086}
+.config{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px 18px;margin:0}
+.config dt{font-size:11px;color:#687086;text-transform:uppercase}.config dd{margin:0}
 @media (max-width:820px){.row{grid-template-columns:1fr}}"""
 
 
@@ -206,8 +208,9 @@ def charts(history):
     if len(points) < 2:
         return "<p>The curves appear after the second step.</p>"
     steps = [p["step"] for p in points]
+    coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
     pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
-             for a, b in zip(points, points[1:]) if b["time"] > a["time"]]
+             for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
     throughput = svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")]) \
         if len(pairs) >= 2 else ""
     return (svg_chart("Losses", steps, [("Loss_D", [p["loss_d"] for p in points], "#c0392b"),
@@ -241,7 +244,8 @@ def render_page(args, config, stats, history, eta, workers, finished):
     strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
                     f'</figure>' for name in evenly_spaced(samples[:-1], 8))
     active = "1 (this machine)" if workers is None else sum(w["state"] == "active" for w in workers)
-    tiles = [("step", f"{stats['step']:,}"), ("epoch", epoch_text(stats["images"], config["dataset_size"], args.epochs)),
+    epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
+    tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
              ("images", f"{stats['images']:,}"), ("Loss_D / Loss_G", f"{stats['loss_d']:.3f} / {stats['loss_g']:.3f}"),
              ("D(x) / D(G(z))", f"{stats['d_real']:.2f} / {stats['d_fake']:.2f}"),
              ("ETA", "done" if finished else eta), ("workers active", active)]
@@ -253,14 +257,14 @@ def render_page(args, config, stats, history, eta, workers, finished):
 {"" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">'}
 <title>Step {stats["step"]} - GANNs with friends</title><style>{PAGE_STYLE}</style></head><body>
 <header><h1>GANNs with friends<span class="pill {state}">{state}</span></h1>
-<p>A DCGAN learning {html.escape(config["dataset"])} - updated {time.strftime("%H:%M:%S")}</p></header><main>
+<p>A DCGAN learning {html.escape(config["dataset"])} &middot; updated {time.strftime("%H:%M:%S")}</p></header><main>
 <div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
 <div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
 <div class="card">{charts(history)}</div></div>
 <div class="card"><h2>Earlier samples</h2><div class="strip">{strip or "<p>None yet.</p>"}</div></div>
 <div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
-<div class="card"><h2>Configuration</h2><table>{"".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>"
-                                                        for k, v in settings.items())}</table></div>
+<div class="card"><h2>Configuration</h2><dl class="config">{"".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>"
+                                                              for k, v in sorted(settings.items()))}</dl></div>
 </main></body></html>
 """
 
@@ -479,7 +483,8 @@ def show_status(conn):
         last, eta = recent[0], status_eta(run, target, recent)
         rate = (last["images"] - recent[-1]["images"]) / max(last["at"] - recent[-1]["at"], 1e-9)
         eta = "done" if run["status"] == "finished" else duration(eta) if eta is not None else "?"
-        print(f"step {last['step']:,} | {epoch_text(last['images'], config['dataset_size'], target['target_epochs'])} | "
+        epoch, part = epoch_progress(last["images"], config["dataset_size"], target["target_epochs"])
+        print(f"step {last['step']:,} | epoch {epoch} of {target['target_epochs']}, {part:.0%} done | "
               f"{last['images']:,} images | {rate:.1f} images/s | ETA {eta} | last step {ago(last['ago'])}")
         print(f"Loss_D {last['loss_d']:.3f} Loss_G {last['loss_g']:.3f} D(x) {last['d_real']:.3f} "
               f"D(G(z)) {last['d_fake']:.3f}")

@@ -655,7 +655,7 @@ def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
     assert sorted(names) == ["local-1", "local-2"] and all(name in text for name in names)
     contributed = query(conn, "SELECT worker, sum(images)::int AS images FROM contributions GROUP BY worker")
     assert all(f"{row['worker']} active {row['images'] // 16}" in text for row in contributed), text
-    assert "feature_maps 4" in text and "unit_size 16" in text  # the configuration
+    assert "feature_maps 4" in text and "unit_size 16" in text and "units_per_step 2" in text  # the configuration
     assert page.images[0] == "samples/step_000012.png"  # the latest grid, large
     assert page.images[1:] == ["samples/step_000005.png", "samples/step_000010.png"]  # the strip
     assert all((folder / "out" / src).exists() for src in page.images)
