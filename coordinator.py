@@ -61,7 +61,7 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=ganns.SEED, help="seeds the model, the shuffles and the noise")
     parser.add_argument("--status", action="store_true", help="print how the run in the database is going, and exit")
     parser.add_argument("--export", type=Path, metavar="DIR",
-                        help="write a folder for a model hub from --out (checkpoint, samples, GIF, model card), and exit")
+                        help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     return parser.parse_args(argv)
 
 
@@ -190,8 +190,8 @@ def svg_chart(title, steps, series, low=0.0, high=None):
     def point(step, value):
         return (f"{left + (step - steps[0]) / x_span * (width - left - 8):.1f},"
                 f"{6 + (1 - (value - low) / y_span) * (height - bottom - 6):.1f}")
-    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
-                    f'points="{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
+    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
+                    f'{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
     legend = " ".join(f'<span style="color:{colour}">&#9632;</span> {label}' for label, _, colour in series)
     return (f'<figure class="chart"><figcaption>{title}: {legend}</figcaption>'
             f'<svg viewBox="0 0 {width} {height}" font-size="10" fill="#687086">'
@@ -211,8 +211,8 @@ def charts(history):
     coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
     pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
              for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
-    throughput = svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")]) \
-        if len(pairs) >= 2 else ""
+    throughput = "" if len(pairs) < 2 else \
+        svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
     return (svg_chart("Losses", steps, [("Loss_D", [p["loss_d"] for p in points], "#c0392b"),
                                          ("Loss_G", [p["loss_g"] for p in points], "#2f6fb5")]) +
             svg_chart("D's verdicts", steps, [("D(x)", [p["d_real"] for p in points], "#27864a"),
@@ -242,8 +242,8 @@ def render_page(args, config, stats, history, eta, workers, finished):
               f'from the same noise as every grid</figcaption>' if samples
               else f"<p>The first samples appear at step {args.sample_every}.</p>")
     strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
-                    f'</figure>' for name in evenly_spaced(samples[:-1], 8))
-    active = "1 (this machine)" if workers is None else sum(w["state"] == "active" for w in workers)
+                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "<p>None yet.</p>"
+    active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
     epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
     tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
              ("images", f"{stats['images']:,}"), ("Loss_D / Loss_G", f"{stats['loss_d']:.3f} / {stats['loss_g']:.3f}"),
@@ -251,6 +251,7 @@ def render_page(args, config, stats, history, eta, workers, finished):
              ("ETA", "done" if finished else eta), ("workers active", active)]
     settings = {**config, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
                 "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
+    settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
     state = "finished" if finished else "training"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -261,10 +262,9 @@ def render_page(args, config, stats, history, eta, workers, finished):
 <div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
 <div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
 <div class="card">{charts(history)}</div></div>
-<div class="card"><h2>Earlier samples</h2><div class="strip">{strip or "<p>None yet.</p>"}</div></div>
+<div class="card"><h2>Earlier samples</h2><div class="strip">{strip}</div></div>
 <div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
-<div class="card"><h2>Configuration</h2><dl class="config">{"".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>"
-                                                              for k, v in sorted(settings.items()))}</dl></div>
+<div class="card"><h2>Configuration</h2><dl class="config">{settings}</dl></div>
 </main></body></html>
 """
 
@@ -291,7 +291,7 @@ class Progress:
         remaining = args.epochs * size - stats["images"]
         if args.steps:
             remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
-        eta = time.strftime("%H:%M:%S", time.gmtime(max(remaining, 0) / rate)) if rate > 0 else "?"
+        eta = duration(max(remaining, 0) / rate) if rate > 0 else "?"
         log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
                  "| workers %d | %.1f images/s | ETA %s",
                  stats["step"], stats["images"] / size, f"{stats['images']:,}",
@@ -516,8 +516,8 @@ pipeline_tag: unconditional-image-generation
 
 ![64 faces drawn by the generator at step {steps}](samples.png)
 
-A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 RGB images, trained on {dataset} by
-{who}, coordinated through a PostgreSQL database with GANNs with friends.
+A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 RGB images, trained on {dataset} with
+GANNs with friends: a class's computers share the work through a PostgreSQL database.
 
 ## This run
 
@@ -597,7 +597,7 @@ def run_workers(args, config):
     try:
         conn = ganns.connect(ganns.database_url(args.db), "export")
     except SystemExit as error:
-        log.warning("%s; the model card will not list the workers", error)
+        log.warning("%s (the model card will not list the workers)", error)
         return []
     run = ganns.read_run(conn)
     if run is None or run["config"] != config:
@@ -608,12 +608,12 @@ def run_workers(args, config):
 
 def model_card(checkpoint, last, workers):
     config = checkpoint["config"]
-    table = "".join(f"| {printable(w['name']).replace('|', '/')} | {w['units']:,} | {w['images']:,} |\n"
-                    for w in workers)
+    names = [html.escape(printable(w["name"])).replace("|", "&#124;") for w in workers]  # free text: keep the table
+    table = "".join(f"| {name} | {w['units']:,} | {w['images']:,} |\n" for name, w in zip(names, workers))
     return MODEL_CARD.format(
         steps=checkpoint["step"], dataset=config["dataset"], dataset_size=config["dataset_size"],
-        who=f"{len(workers)} workers" if workers else "one machine", images=int(last["images"]),
-        epochs=last["images"] / config["dataset_size"], worker_count=len(workers) or 1, date=time.strftime("%Y-%m-%d"),
+        images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
+        worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
         feature_maps=config["feature_maps"], unit_size=config["unit_size"],
         parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),

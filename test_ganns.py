@@ -721,7 +721,8 @@ def test_status_sorts_workers_into_active_idle_and_gone():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
-    assert records[0].getMessage() == "waiting for gradients: 0 of 1 in, 1 units being computed; workers 2 active, 1 idle"
+    assert records[0].getMessage() == ("waiting for gradients: 0 of 1 in, 1 units being computed; "
+                                       "workers 2 active, 1 idle")
 
 
 def test_status_without_a_run_is_one_line():
@@ -741,7 +742,8 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
     export = subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--export", str(hub), "--out",
                              str(folder / "out"), "--db", url], capture_output=True, text=True, timeout=120)
     assert export.returncode == 0, export.stderr
-    assert sorted(p.name for p in hub.iterdir()) == ["README.md", "checkpoint_latest.pth", "samples.png", "training.gif"]
+    assert sorted(p.name for p in hub.iterdir()) == ["README.md", "checkpoint_latest.pth", "samples.png",
+                                                     "training.gif"]
     assert (hub / "samples.png").read_bytes() == (folder / "out" / "samples" / "step_000012.png").read_bytes()
     with Image.open(hub / "training.gif") as gif:
         assert gif.n_frames == 3  # the grids of steps 5, 10 and 12
