@@ -166,7 +166,7 @@ background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
 main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
 .card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
-.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
+.tiles .card{margin:0}.card b{display:block;font-size:20px;white-space:nowrap}.card small{color:#687086;text-transform:uppercase;
 font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
 gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
 figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
@@ -235,7 +235,7 @@ def leaderboard_html(workers):
             f'<th>last seen</th></tr>{rows}</table><p>Together: {cluster_totals(workers)}.</p>')
 
 
-def render_page(args, config, stats, history, eta, workers, finished):
+def render_page(args, config, stats, history, rate, eta, workers, finished):
     """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
     samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
     latest = (f'<img src="samples/{samples[-1]}" alt="samples"><figcaption>drawn at step {int(samples[-1][5:-4])} '
@@ -248,7 +248,7 @@ def render_page(args, config, stats, history, eta, workers, finished):
     tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
              ("images", f"{stats['images']:,}"), ("Loss_D / Loss_G", f"{stats['loss_d']:.3f} / {stats['loss_g']:.3f}"),
              ("D(x) / D(G(z))", f"{stats['d_real']:.2f} / {stats['d_fake']:.2f}"),
-             ("ETA", "done" if finished else eta), ("workers active", active)]
+             ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta), ("workers active", active)]
     settings = {**config, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
                 "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
     settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
@@ -320,7 +320,7 @@ class Progress:
 
     def write_page(self, stats, finished=False):
         workers = ganns.leaderboard(self.conn) if self.conn else None
-        page = render_page(self.args, self.config, stats, self.history, self.eta, workers, finished)
+        page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
         write_page(self.args.out / "index.html", page)
 
 
@@ -494,11 +494,12 @@ def show_status(conn):
 
 
 def print_workers(workers):
+    if not workers:
+        print("workers: none has joined yet")
+        return
     states = [w["state"] for w in workers]
     print(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone; "
           f"together {cluster_totals(workers)}")
-    if not workers:
-        return
     width = max(len(printable(w["name"])) for w in workers)
     print(f"\n  # {'name':<{width}} state   units refused    images images/s  last seen     machine")
     for rank, w in enumerate(workers, 1):
