@@ -269,9 +269,9 @@ def render_page(args, config, stats, history, rate, eta, workers, finished):
 """
 
 
-def write_page(path, page):
+def write_atomically(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(page, encoding="utf-8")
+    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
     os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
 
 
@@ -282,6 +282,7 @@ class Progress:
         self.args, self.config, self.models, self.optimizers = args, config, models, optimizers
         self.started, self.images_at_start, self.conn = time.monotonic(), images_so_far, conn
         # A resumed run's curves start where it was: history.csv has every --sample-every'th step before.
+        # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
         self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
         self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
 
@@ -321,7 +322,7 @@ class Progress:
     def write_page(self, stats, finished=False):
         workers = ganns.leaderboard(self.conn) if self.conn else None
         page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
-        write_page(self.args.out / "index.html", page)
+        write_atomically(self.args.out / "index.html", page)
 
 
 # ---------------------------------------------------------------------------
