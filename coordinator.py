@@ -166,7 +166,7 @@ background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
 main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
 .card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
-.tiles .card{margin:0}.card b{display:block;font-size:20px;white-space:nowrap}.card small{color:#687086;text-transform:uppercase;
+.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
 font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
 gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
 figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
@@ -203,20 +203,23 @@ def svg_chart(title, steps, series, low=0.0, high=None):
 
 
 def charts(history):
-    """The curves, drawn from at most 300 points of the history however long the run."""
+    """The curves, drawn from at most 300 points of the history however long the run; the legends
+    hold the latest values."""
     points = evenly_spaced(history, 300)
     if len(points) < 2:
         return "<p>The curves appear after the second step.</p>"
-    steps = [p["step"] for p in points]
+    steps, last = [p["step"] for p in points], points[-1]
     coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
     pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
              for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
     throughput = "" if len(pairs) < 2 else \
         svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
-    return (svg_chart("Losses", steps, [("Loss_D", [p["loss_d"] for p in points], "#c0392b"),
-                                         ("Loss_G", [p["loss_g"] for p in points], "#2f6fb5")]) +
-            svg_chart("D's verdicts", steps, [("D(x)", [p["d_real"] for p in points], "#27864a"),
-                                              ("D(G(z))", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
+    return (svg_chart("Losses", steps, [
+                (f"Loss_D {last['loss_d']:.3f}", [p["loss_d"] for p in points], "#c0392b"),
+                (f"Loss_G {last['loss_g']:.3f}", [p["loss_g"] for p in points], "#2f6fb5")]) +
+            svg_chart("D's verdicts", steps, [
+                (f"D(x) {last['d_real']:.3f}", [p["d_real"] for p in points], "#27864a"),
+                (f"D(G(z)) {last['d_fake']:.3f}", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
             throughput)
 
 
@@ -246,9 +249,8 @@ def render_page(args, config, stats, history, rate, eta, workers, finished):
     active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
     epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
     tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
-             ("images", f"{stats['images']:,}"), ("Loss_D / Loss_G", f"{stats['loss_d']:.3f} / {stats['loss_g']:.3f}"),
-             ("D(x) / D(G(z))", f"{stats['d_real']:.2f} / {stats['d_fake']:.2f}"),
-             ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta), ("workers active", active)]
+             ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
+             ("workers active", active)]
     settings = {**config, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
                 "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
     settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))

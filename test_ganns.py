@@ -656,6 +656,8 @@ def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
     contributed = query(conn, "SELECT worker, sum(images)::int AS images FROM contributions GROUP BY worker")
     assert all(f"{row['worker']} active {row['images'] // 16}" in text for row in contributed), text
     assert "feature_maps 4" in text and "unit_size 16" in text and "units_per_step 2" in text  # the configuration
+    last = coordinator.read_history(folder / "out" / "history.csv")[-1]  # step 12's values, unrounded
+    assert f"Loss_D {last['loss_d']:.3f}" in text and f"D(G(z)) {last['d_fake']:.3f}" in text  # the latest values
     assert page.images[0] == "samples/step_000012.png"  # the latest grid, large
     assert page.images[1:] == ["samples/step_000005.png", "samples/step_000010.png"]  # the strip
     assert all((folder / "out" / src).exists() for src in page.images)
