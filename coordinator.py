@@ -122,8 +122,9 @@ def evenly_spaced(items, count):
 
 
 def ago(seconds):
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago" if seconds < 7200 \
-        else f"{seconds / 3600:.0f} h ago"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
 
 
 def duration(seconds):
@@ -149,9 +150,9 @@ def cluster_totals(workers):
     together with --local-workers share a machine, and each reports all of it."""
     machines = list({(w["login"], w["host"]): w for w in workers if w["state"] != "gone"}.values())
     gpus = [w for w in machines if w["gpu"]]
+    gpu_text = f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB" if gpus else "no GPU"
     return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] for w in machines)} CPU cores, "
-            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, "
-            + (f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB" if gpus else "no GPU"))
+            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
 
 
 def plural(count, word):
@@ -597,7 +598,7 @@ images made with it are generated.
 def run_workers(args, config):
     """Who computed this checkpoint's run, from the database, if it still holds that run."""
     if not (args.db or os.environ.get("DATABASE_URL") or ganns.PGDATA.exists()):
-        return []  # trained with --local: there is no database to ask
+        return []  # no database given, and none on this machine: nobody to ask (a --local run)
     try:
         conn = ganns.connect(ganns.database_url(args.db), "export")
     except SystemExit as error:
