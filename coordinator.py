@@ -3,6 +3,8 @@
     python coordinator.py --local-workers 2   # everything on this machine: database, coordinator, 2 workers
     python coordinator.py --db postgresql://teacher:secret@class.example.org/ganns --units-per-step 8
     python coordinator.py --local             # no database at all: plain single-machine training
+    python coordinator.py --status            # how the run is going (from any machine with the URL)
+    python coordinator.py --export hub/       # checkpoint, samples, GIF and model card, ready to upload
 
 Kill it at any moment and start it again with the same command: it resumes
 from the last published version, Adam's moments included. --reset starts over.
@@ -10,8 +12,10 @@ from the last published version, Adam's moments included. --reset starts over.
 
 import argparse
 import csv
+import html
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,12 +24,15 @@ from pathlib import Path
 
 import torch
 import torchvision.utils
+from PIL import Image
 
 import ganns
 
 log = logging.getLogger("ganns")
 
 POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
+WAIT_LOG_SECONDS = 10     # while waiting for gradients, say what for this often
+PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while training
 
 
 def parse_args(argv=None):
@@ -57,6 +64,9 @@ def parse_args(argv=None):
     # Below 2**31: the units' noise seeds, (seed * 1000 + epoch) * 1,000,000 + position, must fit a BIGINT.
     parser.add_argument("--seed", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
                         help="seeds the model, the shuffles and the noise")
+    parser.add_argument("--status", action="store_true", help="print how the run in the database is going, and exit")
+    parser.add_argument("--export", type=Path, metavar="DIR",
+                        help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     return parser.parse_args(argv)
 
 
@@ -95,12 +105,193 @@ def append_history(path, row):
         writer.writerow(row)
 
 
-class Progress:
-    """Rates, the ETA, the step's log line and, every few steps, the files in out/."""
+def read_history(path):
+    """history.csv as numbers, its "time" as seconds since 1970 (for the throughput curve)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{**{key: float(value) for key, value in row.items() if key != "time"},
+                 "time": time.mktime(time.strptime(row["time"], "%Y-%m-%d %H:%M:%S"))} for row in csv.DictReader(f)]
 
-    def __init__(self, args, config, models, optimizers, images_so_far):
+
+# ---------------------------------------------------------------------------
+# The live page, out/index.html: plain HTML and inline SVG, nothing to install
+# or download, so it opens from a shared folder or a projector's laptop.
+# ---------------------------------------------------------------------------
+
+def evenly_spaced(items, count):
+    """At most `count` of `items`, spread from the first to the last (both kept)."""
+    if len(items) <= count:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+
+
+def ago(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
+
+
+def duration(seconds):
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def epoch_progress(images, dataset_size, epochs):
+    """(3, 0.45): the epoch being worked on, and how far into it."""
+    done = images / dataset_size
+    current = min(int(done) + 1, max(epochs, 1))
+    return current, min(done - current + 1, 1)
+
+
+def machine(worker):
+    if worker["gpu"]:
+        return f"{worker['gpu']} ({worker['gpu_memory_gb']:.0f} GB)"
+    return f"{worker['device']}, {worker['cpu_cores']} cores"
+
+
+def cluster_totals(workers):
+    """What the active and idle workers bring. Each machine counts once: workers started
+    together with --local-workers share a machine, and each reports all of it."""
+    machines = list({(w["login"], w["host"]): w for w in workers if w["state"] != "gone"}.values())
+    gpus = [w for w in machines if w["gpu"]]
+    gpu_text = f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB" if gpus else "no GPU"
+    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] for w in machines)} CPU cores, "
+            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
+
+
+def plural(count, word):
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+PAGE_STYLE = """
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f7;color:#1c2230}
+header{background:#1c2230;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.75}.pill{font-size:13px;padding:2px 10px;border-radius:10px;margin-left:10px;
+background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
+main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
+.card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
+.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
+font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
+gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
+figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
+.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px}
+table{border-collapse:collapse;width:100%}th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e4e6eb}
+th{font-size:12px;color:#687086;text-transform:uppercase}.n{text-align:right;font-variant-numeric:tabular-nums}
+.state{font-size:12px;padding:1px 8px;border-radius:9px}.active{background:#d8f3e1;color:#17693a}
+.idle{background:#fff0c7;color:#7a5900}.gone{background:#eceef2;color:#687086}
+.config{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px 18px;margin:0}
+.config dt{font-size:11px;color:#687086;text-transform:uppercase}.config dd{margin:0}
+@media (max-width:820px){.row{grid-template-columns:1fr}}"""
+
+
+def svg_chart(title, steps, series, low=0.0, high=None):
+    """A line chart in inline SVG: the step along x, one line per (label, values, colour)."""
+    width, height, left, bottom = 440, 150, 42, 18
+    if high is None:
+        high = max([v for _, values, _ in series for v in values] + [low + 1e-6])
+    x_span, y_span = max(steps[-1] - steps[0], 1), max(high - low, 1e-9)
+
+    def point(step, value):
+        return (f"{left + (step - steps[0]) / x_span * (width - left - 8):.1f},"
+                f"{6 + (1 - (value - low) / y_span) * (height - bottom - 6):.1f}")
+    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
+                    f'{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
+    legend = " ".join(f'<span style="color:{colour}">&#9632;</span> {label}' for label, _, colour in series)
+    return (f'<figure class="chart"><figcaption>{title}: {legend}</figcaption>'
+            f'<svg viewBox="0 0 {width} {height}" font-size="10" fill="#687086">'
+            f'<path d="M{left} 6V{height - bottom}H{width - 8}" fill="none" stroke="#c9cdd6"/>'
+            f'<text x="{left - 4}" y="12" text-anchor="end">{high:.3g}</text>'
+            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">{low:.3g}</text>'
+            f'<text x="{left}" y="{height - 4}">step {steps[0]:.0f}</text>'
+            f'<text x="{width - 8}" y="{height - 4}" text-anchor="end">{steps[-1]:.0f}</text>{lines}</svg></figure>')
+
+
+def charts(history):
+    """The curves, drawn from at most 300 points of the history however long the run; the legends
+    hold the latest values."""
+    points = evenly_spaced(history, 300)
+    if len(points) < 2:
+        return "<p>The curves appear after the second step.</p>"
+    steps, last = [p["step"] for p in points], points[-1]
+    coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
+    pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
+             for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
+    throughput = "" if len(pairs) < 2 else \
+        svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
+    return (svg_chart("Losses", steps, [
+                (f"Loss_D {last['loss_d']:.3f}", [p["loss_d"] for p in points], "#c0392b"),
+                (f"Loss_G {last['loss_g']:.3f}", [p["loss_g"] for p in points], "#2f6fb5")]) +
+            svg_chart("D's verdicts", steps, [
+                (f"D(x) {last['d_real']:.3f}", [p["d_real"] for p in points], "#27864a"),
+                (f"D(G(z)) {last['d_fake']:.3f}", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
+            throughput)
+
+
+def leaderboard_html(workers):
+    if workers is None:
+        return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
+    if not workers:
+        return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
+    rows = "".join(f'<tr><td class="n">{rank}</td><td>{html.escape(w["name"])}</td>'
+                   f'<td><span class="state {w["state"]}">{w["state"]}</span></td><td class="n">{w["units"]:,}</td>'
+                   f'<td class="n">{w["units_refused"]:,}</td><td class="n">{w["images"]:,}</td>'
+                   f'<td class="n">{w["images_per_s"] or 0:.1f}</td><td>{html.escape(machine(w))}</td>'
+                   f'<td>{ago(w["seen_ago"])}</td></tr>' for rank, w in enumerate(workers, 1))
+    return ('<table><tr><th class="n">#</th><th>name</th><th>state</th><th class="n">units</th>'
+            '<th class="n">refused</th><th class="n">images</th><th class="n">images/s</th><th>machine</th>'
+            f'<th>last seen</th></tr>{rows}</table><p>Together: {cluster_totals(workers)}.</p>')
+
+
+def render_page(args, config, stats, history, rate, eta, workers, finished):
+    """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
+    samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
+    latest = (f'<img src="samples/{samples[-1]}" alt="samples"><figcaption>drawn at step {int(samples[-1][5:-4])} '
+              f'from the same noise as every grid</figcaption>' if samples
+              else f"<p>The first samples appear at step {args.sample_every}.</p>")
+    strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
+                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "<p>None yet.</p>"
+    active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
+    epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
+    tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
+             ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
+             ("workers active", active)]
+    settings = {**config, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
+                "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
+    settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
+    state = "finished" if finished else "training"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+{"" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">'}
+<title>Step {stats["step"]} - GANNs with friends</title><style>{PAGE_STYLE}</style></head><body>
+<header><h1>GANNs with friends<span class="pill {state}">{state}</span></h1>
+<p>A DCGAN learning {html.escape(config["dataset"])} &middot; updated {time.strftime("%H:%M:%S")}</p></header><main>
+<div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
+<div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
+<div class="card">{charts(history)}</div></div>
+<div class="card"><h2>Earlier samples</h2><div class="strip">{strip}</div></div>
+<div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
+<div class="card"><h2>Configuration</h2><dl class="config">{settings}</dl></div>
+</main></body></html>
+"""
+
+
+def write_atomically(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
+    os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
+
+
+class Progress:
+    """Rates, the ETA, the step's log line and the live page; every few steps, the other files in out/."""
+
+    def __init__(self, args, config, models, optimizers, images_so_far, conn=None):
         self.args, self.config, self.models, self.optimizers = args, config, models, optimizers
-        self.started, self.images_at_start = time.monotonic(), images_so_far
+        self.started, self.images_at_start, self.conn = time.monotonic(), images_so_far, conn
+        # A resumed run's curves start where it was: history.csv has every --sample-every'th step before.
+        # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
+        self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
         self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
 
     def report(self, stats):
@@ -109,14 +300,16 @@ class Progress:
         remaining = args.epochs * size - stats["images"]
         if args.steps:
             remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
-        eta = time.strftime("%H:%M:%S", time.gmtime(max(remaining, 0) / rate)) if rate > 0 else "?"
+        eta = duration(max(remaining, 0) / rate) if rate > 0 else "?"
         log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
                  "| workers %d | %.1f images/s | ETA %s",
                  stats["step"], stats["images"] / size, f"{stats['images']:,}",
                  stats["loss_d"], stats["loss_g"], stats["d_real"], stats["d_fake"], stats["workers"], rate, eta)
-        self.rate = rate
+        self.rate, self.eta = rate, eta
+        self.history.append({**stats, "time": time.time()})
         if stats["step"] % args.sample_every == 0:
             self.save(stats)
+        self.write_page(stats)
 
     def save(self, stats):
         """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
@@ -136,6 +329,16 @@ class Progress:
         """The last step's files, unless report() just wrote them."""
         if stats and stats["step"] % self.args.sample_every:
             self.save(stats)
+        if stats:
+            self.write_page(stats, finished=True)
+
+    def write_page(self, stats, finished=False):
+        workers = ganns.leaderboard(self.conn) if self.conn else None
+        page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
+        try:
+            write_atomically(self.args.out / "index.html", page)
+        except OSError as error:  # a full disk: the page can wait, the training cannot
+            log.warning("could not write %s (%s): training goes on", self.args.out / "index.html", error)
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +399,7 @@ def start_or_resume(conn, args):
         run = ganns.start_run(conn, config, ganns.weights_blob(*models), ganns.optimizer_blob(optimizers))
         log.info("started run %d on %s: %s images, feature maps %d",
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
+    ganns.set_target(conn, args.epochs, args.steps)  # for --status's ETA
     return run, models, optimizers
 
 
@@ -257,21 +461,32 @@ def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     return stats
 
 
+def log_waiting(conn, ready, units_per_step, queue):
+    """What a long wait is waiting for: gradients, and workers to compute them."""
+    states = [w["state"] for w in ganns.leaderboard(conn)]
+    log.info("waiting for gradients: %d of %d in, %d units being computed; workers %d active, %d idle%s",
+             ready, units_per_step, queue["claimed"], states.count("active"), states.count("idle"),
+             "" if "active" in states else " (start one: python worker.py --name NAME)")
+
+
 def coordinate(conn, args, run, models, optimizers):
     """The coordinator's loop: queue epochs, step whenever enough gradients are in, until done."""
     config, version = run["config"], run["version"]
     last = ganns.read_last_step(conn)
     images_so_far = last["images"] if last else 0
-    progress, stats = Progress(args, config, models, optimizers, images_so_far), None
+    progress, stats = Progress(args, config, models, optimizers, images_so_far, conn), None
+    long_wait = ganns.every(WAIT_LOG_SECONDS)
     while not (args.steps and version >= args.steps):
         ganns.reap_expired_leases(conn)
         oldest = version - args.max_staleness
         ganns.requeue_stale(conn, oldest)
         queue = ganns.queue_state(conn)
         if queue["pending"] == 0 and queue["epoch"] < args.epochs:
+            started = time.monotonic()
             units = ganns.epoch_units(config["dataset_size"], config["unit_size"], queue["epoch"] + 1, config["seed"])
             ganns.add_units(conn, units)
-            log.info("epoch %d: queued %d units of %d images", queue["epoch"] + 1, len(units), config["unit_size"])
+            log.info("epoch %d: queued %d units of %d images in %.1f s", queue["epoch"] + 1, len(units),
+                     config["unit_size"], time.monotonic() - started)
             continue
         # Partial synchronisation: step once N gradients are in, not all of the
         # class's. Any more that arrived meanwhile go in too rather than going
@@ -283,13 +498,211 @@ def coordinate(conn, args, run, models, optimizers):
             if step_stats:  # else every gradient was refused: their units are back in the queue
                 stats, version, images_so_far = step_stats, version + 1, step_stats["images"]
                 progress.report(stats)
+            long_wait = ganns.every(WAIT_LOG_SECONDS)  # the next wait starts now
         elif nothing_left:
             break
         else:
+            if long_wait():
+                log_waiting(conn, len(ready), args.units_per_step, queue)
             ganns.wait_for_news(conn, POLL_SECONDS)
     ganns.finish_run(conn)
     progress.finish(stats)
     log.info("run finished at step %d", version)
+
+
+# ---------------------------------------------------------------------------
+# Watching and sharing the run: --status and --export.
+# ---------------------------------------------------------------------------
+
+def status_eta(run, target, recent):
+    """Seconds left at the pace of the recent steps (the nearer of the epoch and step targets), or None."""
+    if len(recent) < 2 or recent[0]["at"] <= recent[-1]["at"]:
+        return None
+    newest, oldest = recent[0], recent[-1]
+    seconds = newest["at"] - oldest["at"]
+    left = []
+    if target["target_epochs"]:
+        images_left = target["target_epochs"] * run["config"]["dataset_size"] - newest["images"]
+        left.append(images_left * seconds / (newest["images"] - oldest["images"]))
+    if target["target_steps"]:
+        left.append((target["target_steps"] - newest["step"]) * seconds / (newest["step"] - oldest["step"]))
+    return max(0, min(left)) if left else None
+
+
+def printable(text):
+    """A student's name without control characters, which could rewrite the instructor's terminal."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def show_status(conn):
+    """coordinator.py --status: the run at a glance, from any machine with the database's URL."""
+    run = ganns.read_run(conn)
+    if run is None:
+        print("no run in this database yet: the instructor starts one with python coordinator.py")
+        return
+    config, target, recent = run["config"], ganns.read_target(conn), ganns.recent_steps(conn)
+    print(f"run {run['id']}: {run['status']}, {config['dataset']} ({config['dataset_size']:,} images), feature maps "
+          f"{config['feature_maps']}, started {target['started_at']:%Y-%m-%d %H:%M}")
+    if recent:
+        last, eta = recent[0], status_eta(run, target, recent)
+        rate = (last["images"] - recent[-1]["images"]) / max(last["at"] - recent[-1]["at"], 1e-9)
+        eta = "done" if run["status"] == "finished" else duration(eta) if eta is not None else "?"
+        epoch, part = epoch_progress(last["images"], config["dataset_size"], target["target_epochs"])
+        print(f"step {last['step']:,} | epoch {epoch} of {target['target_epochs']}, {part:.0%} done | "
+              f"{last['images']:,} images | {rate:.1f} images/s | ETA {eta} | last step {ago(last['ago'])}")
+        print(f"Loss_D {last['loss_d']:.3f} Loss_G {last['loss_g']:.3f} D(x) {last['d_real']:.3f} "
+              f"D(G(z)) {last['d_fake']:.3f}")
+    else:
+        print("no step yet")
+    print_workers(ganns.leaderboard(conn))
+
+
+def print_workers(workers):
+    if not workers:
+        print("workers: none has joined yet")
+        return
+    states = [w["state"] for w in workers]
+    print(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone; "
+          f"together {cluster_totals(workers)}")
+    width = max(len(printable(w["name"])) for w in workers)
+    print(f"\n  # {'name':<{width}} state   units refused    images images/s  last seen     machine")
+    for rank, w in enumerate(workers, 1):
+        print(f"{rank:>3} {printable(w['name']):<{width}} {w['state']:<6} {w['units']:>6,} {w['units_refused']:>7,} "
+              f"{w['images']:>9,} {w['images_per_s'] or 0:>8.1f}  {ago(w['seen_ago']):<13} {printable(machine(w))}")
+
+
+MODEL_CARD = """---
+license: mit
+tags: [pytorch, gan, dcgan, image-generation, distributed-training, educational]
+pipeline_tag: unconditional-image-generation
+---
+
+# GANNs with friends: a DCGAN trained by a class
+
+![64 faces drawn by the generator at step {steps}](samples.png)
+
+A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 RGB images, trained on {dataset} with
+GANNs with friends: a class's computers share the work through a PostgreSQL database.
+
+## This run
+
+| | |
+|---|---|
+| dataset | {dataset} ({dataset_size:,} images) |
+| optimiser steps | {steps:,} |
+| images seen | {images:,} ({epochs:.2f} epochs) |
+| workers | {worker_count} |
+| final Loss_D / Loss_G | {loss_d:.3f} / {loss_g:.3f} |
+| final D(x) / D(G(z)) | {d_real:.3f} / {d_fake:.3f} |
+| generator | feature maps {feature_maps}, {parameters:,} parameters, latent dimension 100 |
+| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, {unit_size} images per work unit |
+| exported | {date} |
+{leaderboard}
+The same 64 noise vectors, drawn every few steps over the run:
+
+![Sample grids over the run](training.gif)
+
+## Usage
+
+```python
+import torch
+import torch.nn as nn
+
+# checkpoint_latest.pth from this folder (from a model hub: download it first,
+# e.g. huggingface_hub.hf_hub_download(repo_id=..., filename="checkpoint_latest.pth"))
+checkpoint = torch.load("checkpoint_latest.pth", map_location="cpu", weights_only=True)
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim=100, num_channels=3, feature_maps=64):
+        super(Generator, self).__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, feature_maps * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(feature_maps * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 8, feature_maps * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 4, feature_maps * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps * 2, feature_maps, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(feature_maps),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(feature_maps, num_channels, 4, 2, 1, bias=False),
+            nn.Tanh()
+        )
+
+    def forward(self, z):
+        return self.main(z)
+
+generator = Generator(feature_maps={feature_maps})
+generator.load_state_dict(checkpoint["generator_state_dict"])
+generator.eval()
+
+with torch.no_grad():
+    noise = torch.randn(16, 100, 1, 1)
+    fake_images = (generator(noise) + 1) / 2  # from [-1, 1] to [0, 1] for display
+```
+
+The checkpoint also holds `discriminator_state_dict`, both Adam states, the
+step and the run's configuration.
+
+## Limitations
+
+64x64 pixels; GAN artefacts such as repeated faces (mode collapse) and
+distorted features; quality depends on how long the class trained. Say that
+images made with it are generated.
+"""
+
+
+def run_workers(args, config):
+    """Who computed this checkpoint's run, from the database, if it still holds that run."""
+    if not (args.db or os.environ.get("DATABASE_URL") or ganns.PGDATA.exists()):
+        return []  # no database given, and none on this machine: nobody to ask (a --local run)
+    try:
+        conn = ganns.connect(ganns.database_url(args.db), "export")
+    except SystemExit as error:
+        log.warning("%s (the model card will not list the workers)", error)
+        return []
+    run = ganns.read_run(conn)
+    if run is None or run["config"] != config:
+        log.warning("the database holds no run with this checkpoint's configuration: the card lists no workers")
+        return []
+    return [w for w in ganns.leaderboard(conn) if w["units"]]
+
+
+def model_card(checkpoint, last, workers):
+    config = checkpoint["config"]
+    names = [html.escape(printable(w["name"])).replace("|", "&#124;") for w in workers]  # free text: keep the table
+    table = "".join(f"| {name} | {w['units']:,} | {w['images']:,} |\n" for name, w in zip(names, workers))
+    return MODEL_CARD.format(
+        steps=checkpoint["step"], dataset=config["dataset"], dataset_size=config["dataset_size"],
+        images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
+        worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
+        loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
+        feature_maps=config["feature_maps"], unit_size=config["unit_size"],
+        parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),
+        leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")
+
+
+def export(args):
+    """coordinator.py --export DIR: a folder to upload to a model hub as it is."""
+    checkpoint_path, history = args.out / "checkpoint_latest.pth", read_history(args.out / "history.csv")
+    samples = sorted((args.out / "samples").glob("step_*.png"))
+    if not (checkpoint_path.exists() and samples and history):
+        raise SystemExit(f"nothing to export in {args.out}: train first, or give --out the run's folder")
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    folder = args.export
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint_path, folder / "checkpoint_latest.pth")
+    shutil.copyfile(samples[-1], folder / "samples.png")
+    frames = [Image.open(path).convert("RGB") for path in evenly_spaced(samples, 60)]
+    frames[0].save(folder / "training.gif", save_all=True, append_images=frames[1:], loop=0,
+                   duration=[250] * (len(frames) - 1) + [2000])  # hold the last grid
+    workers = run_workers(args, checkpoint["config"])
+    (folder / "README.md").write_text(model_card(checkpoint, history[-1], workers), encoding="utf-8")
+    print(f"wrote {folder}: checkpoint_latest.pth (step {checkpoint['step']}), samples.png, "
+          f"training.gif ({len(frames)} grids), README.md ({len(workers)} workers)")
 
 
 def start_local_workers(url, count):
@@ -317,7 +730,11 @@ def main(argv=None):
     ganns.stop_on_ctrl_c_and_kill()
     if args.local:
         return train_locally(args)
+    if args.export:
+        return export(args)
     url = ganns.database_url(args.db)
+    if args.status:
+        return show_status(ganns.connect(url, "status"))
     conn = ganns.connect(url, "coordinator")
     log.info("coordinator connected to %s", ganns.describe_url(url))
     workers = []

@@ -252,6 +252,23 @@ class CartoonFaces(torch.utils.data.Dataset):
         return draw_face(index)
 
 
+def every(seconds):
+    """A function that answers True at most once per `seconds`.
+
+    Long work calls it after each item and logs only when it answers True:
+    a line every few seconds, however fast or slow the items are.
+    """
+    last = time.monotonic()
+
+    def due():
+        nonlocal last
+        if time.monotonic() - last < seconds:
+            return False
+        last = time.monotonic()
+        return True
+    return due
+
+
 class ImageFiles(torch.utils.data.Dataset):
     """jpg/png images in a folder, or inside a zip such as CelebA's img_align_celeba.zip.
 
@@ -267,8 +284,12 @@ class ImageFiles(torch.utils.data.Dataset):
         elif self.path.is_file():
             raise SystemExit(f"{path} is neither a zip of images nor a folder of them (a download cut short?): "
                              f"download it again")
-        else:
-            names = [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
+        else:  # a zip's index is read in one go (1 s for CelebA); a folder's, file by file
+            names, due = [], every(5)
+            for p in self.path.rglob("*"):
+                names.append(str(p.relative_to(self.path)))
+                if due():
+                    log.info("indexing %s: %s files so far", self.path, f"{len(names):,}")
         self.files = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
         self._zip, self._zip_pid = None, None
 
@@ -610,6 +631,38 @@ ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device,
 
 WORKER_SEEN = "UPDATE workers SET images_per_s = %(images_per_s)s, last_seen = now() WHERE name = %(name)s"
 
+# What the status, the live page and the model card show.
+# A worker is "active" while it holds a unit whose lease is alive (it pushes the
+# lease forward every LEASE_SECONDS / 4 while it computes) or finished a unit in
+# the last ACTIVE_SECONDS; "gone" once not seen for GONE_SECONDS (a closed laptop,
+# an ended Colab session); "idle" in between: it stopped a moment ago, or it is
+# waiting for work, which it does without writing anything.
+ACTIVE_SECONDS = LEASE_SECONDS
+GONE_SECONDS = 600
+
+LEADERBOARD = """
+SELECT w.*, coalesce(c.units, 0) AS units, coalesce(c.images, 0) AS images,
+       extract(epoch FROM now() - w.last_seen)::float AS seen_ago,
+       CASE WHEN EXISTS (SELECT 1 FROM work_units u WHERE u.worker = w.name AND u.status = 'claimed'
+                         AND u.lease_expires > now())
+              OR w.last_seen > now() - make_interval(secs => %(active)s) THEN 'active'
+            WHEN w.last_seen > now() - make_interval(secs => %(gone)s) THEN 'idle'
+            ELSE 'gone' END AS state
+FROM workers w
+LEFT JOIN (SELECT worker, count(*) AS units, sum(images)::bigint AS images
+           FROM contributions GROUP BY worker) c ON c.worker = w.name
+ORDER BY images DESC, w.name"""
+
+READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
+
+SET_TARGET = "UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s"
+
+# The newest steps: the latest losses, and the rate of the last few for an ETA.
+RECENT_STEPS = """
+SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
+       extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
+FROM steps ORDER BY step DESC LIMIT %(count)s"""
+
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
 CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units, workers"
@@ -833,6 +886,23 @@ def register_worker(conn, info):
 
 def worker_seen(conn, name, images_per_s):
     execute(conn, WORKER_SEEN, {"name": name, "images_per_s": images_per_s})
+
+
+def leaderboard(conn):
+    return execute(conn, LEADERBOARD, {"active": ACTIVE_SECONDS, "gone": GONE_SECONDS})
+
+
+def read_target(conn):
+    return first(execute(conn, READ_TARGET))
+
+
+def set_target(conn, epochs, steps):
+    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps})
+
+
+def recent_steps(conn, count=20):
+    """The newest `count` steps, newest first."""
+    return execute(conn, RECENT_STEPS, {"count": count})
 
 
 def start_run(conn, config, weights, optimizer):

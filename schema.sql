@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS run (
 COMMENT ON TABLE run IS 'The training run: a single row.';
 -- One row at most: a unique index on a constant.
 CREATE UNIQUE INDEX IF NOT EXISTS run_single_row ON run ((true));
+-- How far the coordinator was last told to go, so that `coordinator.py --status`
+-- can show an ETA from any machine. Not part of config: these may change between
+-- restarts. ALTER, so that a database created before these columns gets them too.
+ALTER TABLE run ADD COLUMN IF NOT EXISTS target_epochs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run ADD COLUMN IF NOT EXISTS target_steps INTEGER NOT NULL DEFAULT 0;  -- 0: no step limit
 
 
 -- ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 core
 
 import atexit
 import contextlib
+import html.parser
 import io
 import logging
 import os
@@ -1115,6 +1116,177 @@ def test_nonsense_sizes_and_counts_are_one_clear_line():
     if not torch.cuda.is_available():
         assert one_line_exit(ganns.pick_device, "cuda").endswith("not available on this machine; give auto "
                                                                   "to use what it has")
+
+
+# ---------------------------------------------------------------------------
+# Watching the run: --status, out/index.html, --export.
+# ---------------------------------------------------------------------------
+
+_watched = {}
+
+
+def watched_run():
+    """A short finished run, made once and shared by the tests that read it: (url, folder)."""
+    if not _watched:
+        url, folder = fresh_database(), scratch_dir()
+        run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
+                     url=url, cwd=folder)
+        output, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, output
+        _watched.update(url=url, folder=folder)
+    return _watched["url"], _watched["folder"]
+
+
+class PageReader(html.parser.HTMLParser):
+    """Checks that every element is closed in order, and collects the text and the images."""
+    VOID = {"meta", "img", "br", "link", "input", "hr"}
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.text, self.images, self.tags = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        assert self.open and self.open.pop() == tag, f"</{tag}> closes {self.open[-1:]}"
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
+    url, folder = watched_run()
+    page = PageReader()
+    page.feed((folder / "out" / "index.html").read_text())
+    page.close()
+    assert page.open == [], page.open  # well-formed: everything opened was closed
+    text = " ".join(" ".join(page.text).split())
+    conn = ganns.connect(url, "test")
+    images = ganns.read_last_step(conn)["images"]
+    assert "Step 12 - GANNs with friends" in text and f"images {images:,}" in text and "finished" in text
+    names = [r["name"] for r in query(conn, "SELECT name FROM workers")]
+    assert sorted(names) == ["local-1", "local-2"] and all(name in text for name in names)
+    contributed = query(conn, "SELECT worker, sum(images)::int AS images FROM contributions GROUP BY worker")
+    assert all(f"{row['worker']} active {row['images'] // 16}" in text for row in contributed), text
+    assert "feature_maps 4" in text and "unit_size 16" in text and "units_per_step 2" in text  # the configuration
+    last = coordinator.read_history(folder / "out" / "history.csv")[-1]  # step 12's values, unrounded
+    assert f"Loss_D {last['loss_d']:.3f}" in text and f"D(G(z)) {last['d_fake']:.3f}" in text  # the latest values
+    assert page.images[0] == "samples/step_000012.png"  # the latest grid, large
+    assert page.images[1:] == ["samples/step_000005.png", "samples/step_000010.png"]  # the strip
+    assert all((folder / "out" / src).exists() for src in page.images)
+    assert sum(tag == "polyline" for tag, _ in page.tags) == 5  # Loss_D, Loss_G, D(x), D(G(z)), images/s
+    assert not any(tag == "meta" and attrs.get("http-equiv") == "refresh" for tag, attrs in page.tags)  # finished
+
+
+def test_live_page_of_a_local_run():
+    args = coordinator_args("--local", "--steps", "3", "--sample-every", "2")
+    coordinator.train_locally(args)
+    page = PageReader()
+    page.feed((args.out / "index.html").read_text())
+    text = " ".join(" ".join(page.text).split())
+    assert page.open == [] and "step 3" in text and "this machine alone" in text
+    assert page.images == ["samples/step_000003.png", "samples/step_000002.png"]
+
+
+def test_status_of_a_finished_run():
+    url, folder = watched_run()
+    status = subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--status", "--db", url],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    conn = ganns.connect(url, "test")
+    images = ganns.read_last_step(conn)["images"]
+    assert f": finished, cartoon-faces (256 images), feature maps 4" in status.stdout
+    assert f"step 12 | epoch {images // 256 + 1} of 5" in status.stdout and f"{images:,} images" in status.stdout
+    assert "ETA done" in status.stdout and "Loss_D " in status.stdout
+    assert "local-1" in status.stdout and "local-2" in status.stdout
+    assert "together 1 machine," in status.stdout  # two local workers, one machine
+
+
+def test_status_sorts_workers_into_active_idle_and_gone():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    machines = {"ada": ("laptop", "cpu", 8, 16.0, None, None), "bo": ("colab", "cuda", 2, 12.0, "Tesla T4", 15.0),
+                "cy": ("old", "cpu", 4, 8.0, None, None), "di": ("gone", "cpu", 64, 256.0, None, None)}
+    for name, (host, device, cores, ram, gpu, gpu_memory) in machines.items():
+        ganns.register_worker(conn, {"name": name, "host": host, "device": device, "cpu_cores": cores, "ram_gb": ram,
+                                     "gpu": gpu, "gpu_memory_gb": gpu_memory, "torch_version": torch.__version__})
+    unit = ganns.claim_unit(conn, "ada")
+    assert compute_and_upload(conn, run, unit, "ada")
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    ganns.claim_unit(conn, "cy")  # cy holds a live lease: computing, however long ago it last finished a unit
+    query(conn, "UPDATE workers SET last_seen = now() - interval '5 minutes' WHERE name IN ('bo', 'cy')")
+    query(conn, "UPDATE workers SET last_seen = now() - interval '2 hours' WHERE name = 'di'")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        coordinator.show_status(conn)
+    lines = output.getvalue().splitlines()
+    assert "| 8 images |" in lines[1] and "ETA ?" in lines[1]  # one step: no pace yet
+    assert lines[3] == ("workers: 2 active, 1 idle, 1 gone; together 3 machines, 14 CPU cores, 36 GB RAM, "
+                        "1 GPU with 15 GB"), lines[3]
+    board = {line.split()[1]: line.split() for line in lines[6:]}
+    assert board["ada"][2:6] == ["active", "1", "0", "8"] and board["cy"][2] == "active"
+    assert board["bo"][2] == "idle" and board["di"][2] == "gone" and "T4" in " ".join(board["bo"])
+    assert lines[6].split()[1] == "ada"  # the most images first
+    records, logger = [], logging.getLogger("ganns")
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        coordinator.log_waiting(conn, 0, 1, ganns.queue_state(conn))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    assert records[0].getMessage() == ("waiting for gradients: 0 of 1 in, 1 units being computed; "
+                                       "workers 2 active, 1 idle")
+
+
+def test_status_without_a_run_is_one_line():
+    url = fresh_database()
+    for prepare in (lambda conn: None, ganns.create_schema):  # no tables yet; tables but no run
+        prepare(ganns.connect(url, "test"))
+        status = subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--status", "--db", url],
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0 and status.stderr == "", status.stderr
+        assert status.stdout.strip().splitlines() == ["no run in this database yet: the instructor starts one with "
+                                                      "python coordinator.py"]
+
+
+def test_export_writes_a_model_card_whose_loading_snippet_works():
+    url, folder = watched_run()
+    hub = scratch_dir() / "hub"
+    export = subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--export", str(hub), "--out",
+                             str(folder / "out"), "--db", url], capture_output=True, text=True, timeout=120)
+    assert export.returncode == 0, export.stderr
+    assert sorted(p.name for p in hub.iterdir()) == ["README.md", "checkpoint_latest.pth", "samples.png",
+                                                     "training.gif"]
+    assert (hub / "samples.png").read_bytes() == (folder / "out" / "samples" / "step_000012.png").read_bytes()
+    with Image.open(hub / "training.gif") as gif:
+        assert gif.n_frames == 3  # the grids of steps 5, 10 and 12
+    card = (hub / "README.md").read_text()
+    images = ganns.read_last_step(ganns.connect(url, "test"))["images"]
+    assert "| optimiser steps | 12 |" in card and f"| images seen | {images:,} " in card
+    assert "| workers | 2 |" in card and "| local-1 |" in card and "| local-2 |" in card
+    snippet = card.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    cwd = os.getcwd()
+    os.chdir(hub)
+    try:
+        exec(snippet, namespace)  # the model card's code, as a user would paste it
+    finally:
+        os.chdir(cwd)
+    assert namespace["fake_images"].shape == (16, 3, 64, 64)
+    assert 0 <= namespace["fake_images"].min() and namespace["fake_images"].max() <= 1
+    checkpoint = torch.load(folder / "out" / "checkpoint_latest.pth", weights_only=True)
+    for name, value in namespace["generator"].state_dict().items():
+        assert torch.equal(value, checkpoint["generator_state_dict"][name])
 
 
 # ---------------------------------------------------------------------------
