@@ -389,7 +389,7 @@ def start_or_resume(conn, args):
             raise SystemExit(f"the database holds a run with {differences}: start with the same options "
                              f"to resume it, or add --reset to start a new run")
         state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
-        optimizer_state = ganns.from_blob(ganns.read_optimizer(conn, run["version"]))
+        optimizer_state = ganns.from_blob(ganns.read_optimizer(conn))
         for model, opt, key in zip(models, optimizers, ("generator", "discriminator")):
             model.load_state_dict(state[key])
             opt.load_state_dict(optimizer_state[key])
@@ -457,7 +457,8 @@ def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
              "workers": len({row["worker"] for row in ready})}
     ganns.publish_step(conn, step, [row["id"] for row in ready],
-                       ganns.weights_blob(*models), ganns.optimizer_blob(optimizers), stats)
+                       ganns.weights_blob(*models),
+                       ganns.optimizer_blob(optimizers) if step % ganns.OPTIMIZER_EVERY == 0 else None, stats)
     return stats
 
 
@@ -741,6 +742,8 @@ def main(argv=None):
     try:
         while True:
             try:
+                if args.reset:
+                    ganns.drop_old_tables(conn)
                 ganns.check_schema(conn)
                 ganns.create_schema(conn)
                 ganns.listen(conn, ganns.LISTEN_GRADIENTS)

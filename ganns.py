@@ -64,9 +64,10 @@ UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are i
 MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
+OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 2        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 3        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -621,6 +622,10 @@ READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
 # Tables but no schema_version: made by the code from before versions were kept.
 HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
 
+# --reset on a database that an older version set up: its tables go, with the old run in them.
+DROP_TABLES = """
+DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version CASCADE"""
+
 # A worker introduces itself when it joins a run (again, after a restart).
 REGISTER_WORKER = """
 INSERT INTO workers (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version)
@@ -677,7 +682,12 @@ COPY_WEIGHTS = "COPY weights (version, weights, optimizer) FROM STDIN (FORMAT bi
 # through one of these (https://www.postgresql.org/docs/current/sql-copy.html).
 READ_WEIGHTS = "COPY (SELECT weights FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
 
-READ_OPTIMIZER = "COPY (SELECT optimizer FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
+# The newest Adam state. Writing it costs more than the weights (0.4 s a step
+# here), so it is stored every OPTIMIZER_EVERY versions: a coordinator that
+# resumes at version V continues with moments up to that many steps older.
+READ_OPTIMIZER = """
+COPY (SELECT optimizer FROM weights WHERE optimizer IS NOT NULL ORDER BY version DESC LIMIT 1)
+TO STDOUT (FORMAT binary)"""
 
 READ_GRADIENT = "COPY (SELECT blob FROM gradients WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
 
@@ -783,7 +793,9 @@ INSERT_STEP = """
 INSERT INTO steps (step, epoch, images, loss_d, loss_g, d_real, d_fake, workers)
 VALUES (%(step)s, %(epoch)s, %(images)s, %(loss_d)s, %(loss_g)s, %(d_real)s, %(d_fake)s, %(workers)s)"""
 
-DELETE_OLD_WEIGHTS = "DELETE FROM weights WHERE version <= %(step)s - %(keep)s"
+DELETE_OLD_WEIGHTS = """
+DELETE FROM weights WHERE version <= %(step)s - %(keep)s
+AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 
 FINISH_RUN = "UPDATE run SET status = 'finished'"
 
@@ -822,8 +834,9 @@ def copy_out(conn, sql, params):
 
 def copy_in(cur, sql, *fields):
     """One row through COPY ... FROM STDIN (FORMAT binary). Fields are bytes, as PostgreSQL
-    encodes them in binary: a BYTEA as it is, an INTEGER as 4 big-endian bytes."""
-    row = struct.pack("!h", len(fields)) + b"".join(struct.pack("!i", len(f)) + f for f in fields)
+    encodes them in binary: a BYTEA as it is, an INTEGER as 4 big-endian bytes; None is NULL."""
+    row = struct.pack("!h", len(fields)) + b"".join(
+        struct.pack("!i", -1) if f is None else struct.pack("!i", len(f)) + f for f in fields)  # -1: NULL
     cur.copy_expert(sql, io.BytesIO(COPY_SIGNATURE + row + struct.pack("!h", -1)), size=1 << 20)
 
 
@@ -858,12 +871,18 @@ def schema_version(conn):
         return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
 
 
+def drop_old_tables(conn):
+    """The tables of an older schema.sql, gone, so that this one can make its own (coordinator --reset)."""
+    if schema_version(conn) not in (None, SCHEMA_VERSION):
+        execute(conn, DROP_TABLES)
+
+
 def check_schema(conn):
     """Exit with one line if the database's tables were made by another version of this code."""
     version = schema_version(conn)
     if version not in (None, SCHEMA_VERSION):
         what = ("a newer", "update this copy of the code") if version > SCHEMA_VERSION else (
-            "an older", "start the run in a new, empty database (or drop these tables)")
+            "an older", "start the coordinator with --reset to replace them and their run, or use a new database")
         raise SystemExit(f"the database's tables are from {what[0]} version of GANNs with friends (schema {version}, "
                          f"this code's is {SCHEMA_VERSION}): {what[1]}")
     return version
@@ -921,8 +940,8 @@ def read_weights(conn, version):
     return copy_out(conn, READ_WEIGHTS, {"version": version})
 
 
-def read_optimizer(conn, version):
-    return copy_out(conn, READ_OPTIMIZER, {"version": version})
+def read_optimizer(conn):
+    return copy_out(conn, READ_OPTIMIZER, {})
 
 
 def read_last_step(conn):
@@ -996,7 +1015,7 @@ def read_gradient(conn, gradient_id):
 
 
 def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
-    """New weights, the ledger and the losses: all of it or none of it."""
+    """New weights (with Adam's state, unless it is None), the ledger and the losses: all of it or none of it."""
     ids = {"step": step, "gradient_ids": list(gradient_ids)}
     with conn, conn.cursor() as cur:
         cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed

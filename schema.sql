@@ -25,7 +25,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (2);
+INSERT INTO schema_version VALUES (3);
 
 
 -- ---------------------------------------------------------------------------
@@ -58,13 +58,14 @@ ALTER TABLE run ADD COLUMN IF NOT EXISTS target_steps INTEGER NOT NULL DEFAULT 0
 CREATE TABLE IF NOT EXISTS weights (
     version     INTEGER PRIMARY KEY,       -- a version is published once: no repeats
     weights     BYTEA NOT NULL,            -- torch.save({'generator': ..., 'discriminator': ...} state_dicts)
-    optimizer   BYTEA NOT NULL,            -- Adam's moments: only the coordinator reads them, to resume
+    optimizer   BYTEA,                     -- Adam's moments, every ganns.OPTIMIZER_EVERY'th version: to resume
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE weights IS 'Published model versions; the coordinator keeps only the newest few.';
 -- Float noise does not compress: store blobs as they are instead of trying.
 ALTER TABLE weights ALTER COLUMN weights SET STORAGE EXTERNAL;
 ALTER TABLE weights ALTER COLUMN optimizer SET STORAGE EXTERNAL;
+ALTER TABLE weights ALTER COLUMN optimizer DROP NOT NULL;  -- (schema 2 wrote it with every version)
 
 
 -- ---------------------------------------------------------------------------

@@ -469,11 +469,13 @@ def test_a_unit_contributes_to_one_step_at_most():
 
 def test_old_weights_and_used_gradients_are_deleted():
     conn, args, run, models, optimizers = new_run("--units-per-step", "1")
-    for step in range(1, 5):
+    for step in range(1, 13):
         unit = ganns.claim_unit(conn, "w")
         assert compute_and_upload(conn, run, unit, "w")
         coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
-    assert [r["version"] for r in query(conn, "SELECT version FROM weights ORDER BY version")] == [3, 4]
+    # The newest two versions, and the newest that has Adam's state (every 10th): what resuming needs.
+    kept = query(conn, "SELECT version, optimizer IS NOT NULL AS adam FROM weights ORDER BY version")
+    assert [(r["version"], r["adam"]) for r in kept] == [(10, True), (11, False), (12, False)]
     assert not query(conn, "SELECT 1 FROM gradients")
     storage = query(conn, "SELECT attname, attstorage FROM pg_attribute WHERE attrelid IN "
                           "('weights'::regclass, 'gradients'::regclass) AND atttypid = 'bytea'::regtype")
@@ -533,21 +535,23 @@ def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state
     helper = script("worker.py", "--name", "steady", url=url)
     first = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", "1000", url=url)
     conn = ganns.connect(url, "test")
-    wait_for(lambda: ganns.read_run(conn) and ganns.read_run(conn)["version"] >= 4, what="four steps")
+    wait_for(lambda: ganns.read_run(conn) and ganns.read_run(conn)["version"] >= 12, what="twelve steps")
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed_at, run_id = ganns.read_run(conn)["version"], ganns.read_run(conn)["id"]
+    saved_at = killed_at // ganns.OPTIMIZER_EVERY * ganns.OPTIMIZER_EVERY  # Adam's state, stored every 10th version
+    target = (killed_at // ganns.OPTIMIZER_EVERY + 2) * ganns.OPTIMIZER_EVERY  # a version that stores it again
 
-    second = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", str(killed_at + 3), url=url)
+    second = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", str(target), url=url)
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output
     assert f"resuming run {run_id} at version {killed_at}" in output
     assert ganns.read_run(conn)["id"] == run_id
     steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
-    assert steps == list(range(1, killed_at + 4))  # no gaps, no repeats
-    final = ganns.from_blob(ganns.read_optimizer(conn, killed_at + 3))
+    assert steps == list(range(1, target + 1))  # no gaps, no repeats
+    final = ganns.from_blob(ganns.read_optimizer(conn))
     adam_steps = {int(s["step"]) for s in final["generator"]["state"].values()}
-    assert adam_steps == {killed_at + 3}  # Adam's moments carried on, not restarted
+    assert adam_steps == {saved_at + target - killed_at}  # Adam's moments carried on from the stored ones
     helper.communicate(timeout=60)
     assert helper.returncode == 0
 
@@ -1039,10 +1043,17 @@ def test_database_without_tables_waits_and_with_other_tables_is_refused():
     query(conn, "CREATE TABLE run (id BIGINT)")  # what the code before schema versions left
     message = one_line_exit(ganns.check_schema, conn)
     assert message == ("the database's tables are from an older version of GANNs with friends (schema 1, this "
-                       "code's is 2): start the run in a new, empty database (or drop these tables)")
+                       f"code's is {ganns.SCHEMA_VERSION}): start the coordinator with --reset to replace them and "
+                       "their run, "
+                       "or use a new database")
     coordinator_run = script("coordinator.py", "--steps", "1", url=fresh_url_of(conn))
     output, _ = coordinator_run.communicate(timeout=120)
     assert coordinator_run.returncode == 1 and output.strip().splitlines()[-1] == message, output
+    coordinator_run = script("coordinator.py", *TINY_RUN, "--steps", "1", "--reset", url=fresh_url_of(conn))
+    wait_for(lambda: ganns.schema_version(conn) == ganns.SCHEMA_VERSION and ganns.read_run(conn),
+             what="--reset to replace the old tables")  # (no worker: the run then waits, and we stop it)
+    coordinator_run.kill()
+    coordinator_run.communicate()
     conn, *_ = new_run()
     query(conn, "UPDATE schema_version SET version = 99")
     assert "from a newer version" in one_line_exit(ganns.check_schema, conn)
