@@ -468,7 +468,7 @@ def test_a_unit_contributes_to_one_step_at_most():
 
 
 def test_old_weights_and_used_gradients_are_deleted():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "96")  # 12 units
     for step in range(1, 13):
         unit = ganns.claim_unit(conn, "w")
         assert compute_and_upload(conn, run, unit, "w")
