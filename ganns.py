@@ -58,7 +58,7 @@ LEARNING_RATE = 2e-4      # Adam, both networks
 BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
 
 # PLUMBING: how the work is cut up and shared out.
-UNIT_SIZE = 32            # images in one work unit (64 a step: faces within minutes on a laptop)
+UNIT_SIZE = 64            # images in one work unit
 BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
 UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are in
 MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
