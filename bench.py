@@ -1,6 +1,6 @@
 """Measurements for the README: what coordination costs next to computing.
 
-    python bench.py                    # everything (about 40 minutes on 2 cores)
+    python bench.py                    # everything (about 30 minutes on 2 cores)
     python bench.py --only wire wake   # some: ceiling worker wire step end2end learning class wake soak
 
 Every number is measured in this run, on this machine, against an embedded
@@ -252,7 +252,7 @@ def bench_step(server):
 # 7. A class on one server: many light workers.
 # ---------------------------------------------------------------------------
 
-def bench_class(server, workers=200, seconds=60, compute_seconds=20.0):
+def bench_class(server, workers=200, seconds=120, compute_seconds=20.0):
     """Threads that do what worker.py does with the database, with a pause where computing would be."""
     print(f"a class on one server: {workers} simulated workers, {compute_seconds:.0f} s per unit, {seconds} s")
     url = new_database(server, "bench_class")
@@ -282,6 +282,7 @@ def bench_class(server, workers=200, seconds=60, compute_seconds=20.0):
             counts["waited for a connection"] += "trying again" in record.getMessage()
 
     logging.getLogger("ganns").addHandler(CountWaits())
+
     def watch_connections():
         admin = psycopg2.connect(server.get_uri())
         while not stop.wait(1):
@@ -308,8 +309,9 @@ def bench_class(server, workers=200, seconds=60, compute_seconds=20.0):
     stop.set()
     for t in threads:
         t.join(timeout=5)  # (one still waiting for a connection gives up with the process)
-    report(f"{workers} workers: claims/s, uploads/s, steps/s (16 units each)",
-           f"{counts['claims'] / seconds:.1f}, {counts['uploads'] / seconds:.1f}, {version / seconds:.2f}")
+    used = ganns.execute(conn, "SELECT count(*) AS n FROM contributions")[0]["n"]
+    report(f"{workers} workers: claims/s, uploads/s, steps/s (16+ units each), gradients used",
+           f"{counts['claims'] / seconds:.1f}, {counts['uploads'] / seconds:.1f}, {version / seconds:.2f}, {used}")
     report("failed operations", str(counts["failed"]), "0")
     report("peak connections (max_connections 100)", str(peak[0]))
     report("connection attempts turned away and retried", str(counts["waited for a connection"]))
@@ -433,7 +435,7 @@ def rss_mb(pid):
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
 
 
-def bench_soak(server, steps=3000):
+def bench_soak(server, steps=1000):
     print(f"soak: {steps:,} steps, feature maps 4, one worker")
     url = new_database(server, "bench_soak")
     env = {**os.environ, "DATABASE_URL": url}

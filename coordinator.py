@@ -742,6 +742,7 @@ def main(argv=None):
     try:
         while True:
             try:
+                ganns.lock_coordinator(conn)
                 if args.reset:
                     ganns.drop_old_tables(conn)
                 ganns.check_schema(conn)

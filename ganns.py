@@ -668,6 +668,11 @@ SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
        extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
 FROM steps ORDER BY step DESC LIMIT %(count)s"""
 
+# Two coordinators on one run would both step it. A session-level advisory lock
+# lets one in; PostgreSQL drops it when that coordinator's connection ends, even
+# if it was killed (https://www.postgresql.org/docs/current/explicit-locking.html).
+LOCK_COORDINATOR = "SELECT pg_try_advisory_lock(7236001) AS locked"  # any number: the same in every coordinator
+
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
 CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units, workers"
@@ -869,6 +874,16 @@ def schema_version(conn):
         return execute(conn, READ_SCHEMA_VERSION)[0]["version"]
     except psycopg2.errors.UndefinedTable:
         return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
+
+
+def lock_coordinator(conn, patience=10):
+    """Become the database's one coordinator, or exit with one line if another is running."""
+    deadline = time.monotonic() + patience  # (a killed coordinator's session may take a moment to end)
+    while not execute(conn, LOCK_COORDINATOR)[0]["locked"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("another coordinator is running on this database: stop it first, or give this one "
+                             "another --db (python coordinator.py --status shows the run)")
+        time.sleep(1)
 
 
 def drop_old_tables(conn):

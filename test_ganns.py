@@ -556,6 +556,19 @@ def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state
     assert helper.returncode == 0
 
 
+def test_a_second_coordinator_on_the_same_database_is_one_clear_line():
+    url = fresh_database()
+    first = script("coordinator.py", *TINY_RUN, url=url)  # no workers: it waits for gradients
+    conn = ganns.connect(url, "test")
+    wait_for(lambda: ganns.read_run(conn), what="the first coordinator's run")
+    second = subprocess.run([sys.executable, str(HERE / "coordinator.py"), *TINY_RUN, "--db", url],
+                            capture_output=True, text=True, timeout=120)
+    first.kill()
+    first.communicate()
+    assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
+    assert second.stderr.strip().splitlines()[-1].startswith("another coordinator is running on this database")
+
+
 def test_restart_with_other_options_needs_reset():
     conn, args, run, models, optimizers = new_run()
     old_unit = ganns.claim_unit(conn, "old")
