@@ -131,8 +131,11 @@ def bench_worker(server, ceiling):
     lines = unit_lines(output)[4:]
     report("worker, 2 threads, gradients accepted", f"{rate:.1f} images/s")
     report("worker efficiency (÷ ceiling)", f"{rate / ceiling:.2f}", "≥ 0.95")
+    computing = statistics.median(c for c, _, _ in lines)
     report("per unit: computing / uploading (in the background)",
-           f"{statistics.median(c for c, _, _ in lines):.2f} s / {statistics.median(u for _, u, _ in lines):.2f} s")
+           f"{computing:.2f} s / {statistics.median(u for _, u, _ in lines):.2f} s")
+    report("the computing thread's share of the time (the rest: waiting for the database)",
+           f"{computing * rate / 64:.2f}")
 
 
 def bench_end_to_end(server, ceiling, steps=40):

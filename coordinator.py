@@ -459,6 +459,8 @@ def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     ganns.publish_step(conn, step, [row["id"] for row in ready],
                        ganns.weights_blob(*models),
                        ganns.optimizer_blob(optimizers) if step % ganns.OPTIMIZER_EVERY == 0 else None, stats)
+    if step % ganns.OPTIMIZER_EVERY == 0:
+        ganns.vacuum(conn)  # keeps the database's size flat however long the run
     return stats
 
 
