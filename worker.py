@@ -10,6 +10,7 @@ unit straight back) and start it again whenever you like.
 import argparse
 import concurrent.futures
 import logging
+import signal
 import socket
 import threading
 import time
@@ -185,7 +186,12 @@ def work(conn, args, device, held):
                     log.info("waiting for work..." if run else "waiting for the coordinator to start a run...")
                     waiting_since = time.monotonic()
                 ganns.wait_for_news(conn, 1)
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):
+                # Ctrl-C in a terminal reaches every process started from it, and the
+                # coordinator passes it on too: a second one must not cut this clean-up short.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for job in (computing, following):
                 if job:
                     job["stop"].set()  # the thread stops at its next mini-batch
