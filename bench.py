@@ -394,6 +394,8 @@ def bench_learning(server, images=25_600, feature_maps=32):
     extractor = extractor.main[:-1].eval()  # up to the last 4 x 4 feature maps
     real = torch.stack([ganns.draw_face(i) for i in range(2000)])
     real_features = features(real, extractor)
+    scale = real_features.std()  # a random network's features are tiny: measure in units of the real ones' spread
+    real_features = real_features / scale
     runs = [("local (one machine, float32)", ["--local"]),
             ("distributed, staleness 1, bfloat16", ["--max-staleness", "1"]),
             ("distributed, staleness 1, float32", ["--max-staleness", "1", "--gradient-dtype", "float32"]),
@@ -413,9 +415,9 @@ def bench_learning(server, images=25_600, feature_maps=32):
         generator.eval()
         with torch.no_grad():
             fake = generator(torch.randn(2000, 100, 1, 1, generator=torch.Generator().manual_seed(7)))
-        distance = frechet_distance(features(fake, extractor), real_features)
+        distance = frechet_distance(features(fake, extractor) / scale, real_features)
         local = local or distance
-        report(f"FD after {images:,} images: {name}", f"{distance:.1f} ({distance / local:.2f} × local)",
+        report(f"FD after {images:,} images: {name}", f"{distance:.3g} ({distance / local:.2f} × local)",
                "distributed within 1.25 × local")
         grids.append(out / "samples" / f"step_{steps:06d}.png")
     side_by_side = HERE / "out" / "bench_learning.png"
