@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg2
+import psycopg2.sql
 import torch
 
 import coordinator
@@ -49,8 +50,8 @@ def new_database(server, name):
     admin = psycopg2.connect(server.get_uri())
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(psycopg2.sql.SQL("DROP DATABASE IF EXISTS {}").format(psycopg2.sql.Identifier(name)))
+        cur.execute(psycopg2.sql.SQL("CREATE DATABASE {}").format(psycopg2.sql.Identifier(name)))
     admin.close()
     return server.get_uri(name)
 
