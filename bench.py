@@ -256,9 +256,10 @@ def bench_step(server):
 # 7. A class on one server: many light workers.
 # ---------------------------------------------------------------------------
 
-def bench_class(server, workers=200, seconds=120, compute_seconds=20.0):
+def bench_class(server, units_per_step, workers=200, seconds=120, compute_seconds=20.0):
     """Threads that do what worker.py does with the database, with a pause where computing would be."""
-    print(f"a class on one server: {workers} simulated workers, {compute_seconds:.0f} s per unit, {seconds} s")
+    print(f"a class on one server: {workers} simulated workers, {compute_seconds:.0f} s per unit, {seconds} s, "
+          f"--units-per-step {units_per_step}")
     url = new_database(server, "bench_class")
     conn, run, models, optimizers = new_run(url, units_per_epoch=5000)
     blob = gradient_blobs(run, models, "bfloat16")
@@ -297,8 +298,7 @@ def bench_class(server, workers=200, seconds=120, compute_seconds=20.0):
     threads.append(threading.Thread(target=watch_connections))
     for t in threads:
         t.start()
-    args = coordinator.parse_args(["--units-per-step", "16", "--steps", "100000", "--out", tempfile.mkdtemp(),
-                                   "--sample-every", "100000"])
+    args = coordinator.parse_args(["--units-per-step", str(units_per_step), "--out", tempfile.mkdtemp()])
     deadline = time.monotonic() + seconds
     version = 0
     while time.monotonic() < deadline:
@@ -314,7 +314,7 @@ def bench_class(server, workers=200, seconds=120, compute_seconds=20.0):
     for t in threads:
         t.join(timeout=5)  # (one still waiting for a connection gives up with the process)
     used = ganns.execute(conn, "SELECT count(*) AS n FROM contributions")[0]["n"]
-    report(f"{workers} workers: claims/s, uploads/s, steps/s (16+ units each), gradients used",
+    report(f"{workers} workers, N = {units_per_step}: claims/s, uploads/s, steps/s, gradients used",
            f"{counts['claims'] / seconds:.1f}, {counts['uploads'] / seconds:.1f}, {version / seconds:.2f}, {used}")
     report("failed operations", str(counts["failed"]), "0")
     report("peak connections (max_connections 100)", str(peak[0]))
@@ -488,11 +488,14 @@ def main():
                 ceiling = bench_ceiling(server)
             if section == "ceiling":
                 ceiling = bench_ceiling(server)
+            elif section == "class":
+                for units_per_step in (16, 64):  # a step per 16 units, and about one per unit of each worker
+                    bench_class(server, units_per_step)
             elif section in ("worker", "end2end"):
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
             else:
                 {"wire": bench_wire, "step": bench_step, "learning": bench_learning,
-                 "class": bench_class, "wake": bench_wake, "soak": bench_soak}[section](server)
+                 "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:
