@@ -264,6 +264,11 @@ def bench_class(server, units_per_step, workers=200, seconds=120, compute_second
     conn, run, models, optimizers = new_run(url, units_per_epoch=5000)
     blob = gradient_blobs(run, models, "bfloat16")
     counts = {"claims": 0, "uploads": 0, "failed": 0, "waited for a connection": 0, "steps": 0}
+    counting = threading.Lock()  # += on a shared dict from 200 threads loses counts without it
+
+    def count(key, n=1):
+        with counting:
+            counts[key] += n
     stop = threading.Event()
 
     def simulated_worker(i):
@@ -274,17 +279,17 @@ def bench_class(server, units_per_step, workers=200, seconds=120, compute_second
             worker_conn = ganns.connect(url, f"sim-{i}")  # waits its turn while the server is full
             while not stop.is_set():
                 unit = ganns.claim_unit(worker_conn, f"sim-{i}")
-                counts["claims"] += 1
+                count("claims")
                 if stop.wait(compute_seconds * rng.uniform(0.8, 1.2)):
                     break
-                counts["uploads"] += ganns.upload_gradient(worker_conn, unit, f"sim-{i}", blob)
+                count("uploads", ganns.upload_gradient(worker_conn, unit, f"sim-{i}", blob))
         except psycopg2.Error as error:
-            counts["failed"] += 1
+            count("failed")
             print("   failed:", str(error).strip().splitlines()[0])
 
     class CountWaits(logging.Handler):
         def emit(self, record):
-            counts["waited for a connection"] += "trying again" in record.getMessage()
+            count("waited for a connection", "trying again" in record.getMessage())
 
     logging.getLogger("ganns").addHandler(CountWaits())
 
