@@ -374,6 +374,14 @@ def train_locally(args):
 # Distributed mode.
 # ---------------------------------------------------------------------------
 
+def set_aside_old_files(out):
+    """A new run starts with an empty out/: the last run's grids would mix into its page and its export."""
+    if out.is_dir() and any(out.iterdir()):
+        old = out.with_name(f"{out.name}-before-{time.strftime('%Y%m%d-%H%M%S')}")
+        out.rename(old)
+        log.info("moved the previous run's files from %s to %s", out, old)
+
+
 def start_or_resume(conn, args):
     """The run in the database, resumed; or a new one if there is none or --reset was given."""
     dataset = ganns.open_dataset(args.data, args.max_images)
@@ -399,6 +407,7 @@ def start_or_resume(conn, args):
         run = ganns.start_run(conn, config, ganns.weights_blob(*models), ganns.optimizer_blob(optimizers))
         log.info("started run %d on %s: %s images, feature maps %d",
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
+        set_aside_old_files(args.out)
     ganns.set_target(conn, args.epochs, args.steps)  # for --status's ETA
     return run, models, optimizers
 

@@ -569,6 +569,20 @@ def test_a_second_coordinator_on_the_same_database_is_one_clear_line():
     assert second.stderr.strip().splitlines()[-1].startswith("another coordinator is running on this database")
 
 
+def test_a_new_run_sets_the_last_runs_files_aside():
+    conn = ganns.connect(fresh_database(), "test")
+    ganns.create_schema(conn)
+    args = coordinator_args()
+    (args.out / "samples").mkdir()
+    (args.out / "samples" / "step_000020.png").write_bytes(b"the last run's grid")
+    coordinator.start_or_resume(conn, args)
+    assert not args.out.exists()  # the new run's files start afresh...
+    old, = args.out.parent.glob(args.out.name + "-before-*")
+    assert (old / "samples" / "step_000020.png").read_bytes() == b"the last run's grid"  # ...the old ones kept
+    coordinator.start_or_resume(conn, args)  # resuming leaves out/ alone
+    assert len(list(args.out.parent.glob(args.out.name + "-before-*"))) == 1
+
+
 def test_restart_with_other_options_needs_reset():
     conn, args, run, models, optimizers = new_run()
     old_unit = ganns.claim_unit(conn, "old")
