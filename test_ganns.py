@@ -914,14 +914,6 @@ def test_a_worker_login_can_do_all_a_worker_does():
         assert query(conn, "SELECT login, images_per_s FROM workers") == [{"login": role, "images_per_s": 12.5}]
 
 
-def binary_copy_of(conn, value):
-    """`value` as one row of PostgreSQL's binary COPY format, made by the server itself."""
-    out = io.BytesIO()
-    with conn, conn.cursor() as cur:
-        cur.copy_expert(cur.mogrify("COPY (SELECT %s::bytea) TO STDOUT (FORMAT binary)", (value,)).decode(), out)
-    return out.getvalue()
-
-
 def test_a_worker_login_cannot_touch_what_is_not_its_own():
     conn, args, run, models, optimizers = new_run()
     with student(conn) as (bob, _, _), student(conn) as (ada, _, _):
