@@ -491,11 +491,13 @@ TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "
 
 def test_end_to_end_coordinator_and_two_workers():
     url, folder = fresh_database(), scratch_dir()
+    # Epochs to spare: a step takes every fresh gradient in, and tiny units can arrive faster than the
+    # coordinator steps, so 12 steps may need more than the default 5 epochs of 16 units.
     run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
-                 url=url, cwd=folder)
+                 "--epochs", "100", url=url, cwd=folder)
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 0, output
-    assert "step 12 |" in output and "run finished at step 12" in output
+    assert "step 12 |" in output and "run finished at step 12" in output, output
     assert output.count("the run is finished") == 2  # both workers told to stop, and stopped
     samples = sorted(p.name for p in (folder / "out" / "samples").iterdir())
     assert samples == ["step_000005.png", "step_000010.png", "step_000012.png"]
@@ -1160,7 +1162,7 @@ def watched_run():
     if not _watched:
         url, folder = fresh_database(), scratch_dir()
         run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
-                     url=url, cwd=folder)
+                     "--epochs", "100", url=url, cwd=folder)  # (epochs to spare: see the end-to-end test)
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, output
         _watched.update(url=url, folder=folder)
