@@ -122,7 +122,7 @@ def bench_worker(server, ceiling):
         if len(ready) >= 2:
             version += 1
             stats = {"epoch": 1, "images": 0, "loss_d": 0, "loss_g": 0, "d_real": 0, "d_fake": 0, "workers": 1}
-            ganns.publish_step(conn, version, [r["id"] for r in ready], weights, b"", stats)
+            ganns.publish_step(conn, version, [r["id"] for r in ready], weights, stats)
             done += [time.monotonic()] * len(ready)
         else:
             time.sleep(0.01)

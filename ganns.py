@@ -690,6 +690,9 @@ READ_WEIGHTS = "COPY (SELECT weights FROM weights WHERE version = %(version)s) T
 # The newest Adam state. Writing it costs more than the weights (0.4 s a step
 # here), so it is stored every OPTIMIZER_EVERY versions: a coordinator that
 # resumes at version V continues with moments up to that many steps older.
+# It is added to its version's row after the step (through the upload table below).
+STORE_OPTIMIZER = "UPDATE weights SET optimizer = (SELECT blob FROM upload) WHERE version = %(version)s"
+
 READ_OPTIMIZER = """
 COPY (SELECT optimizer FROM weights WHERE optimizer IS NOT NULL ORDER BY version DESC LIMIT 1)
 TO STDOUT (FORMAT binary)"""
@@ -804,7 +807,10 @@ AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 
 # Deleted blobs leave dead rows behind; VACUUM makes their space reusable
 # (autovacuum does too, but lags far behind a run writing 40 MB a step).
-VACUUM = "VACUUM weights, gradients, work_units"
+# TRUNCATE false: giving the freed end of a table back to the disk needs the
+# table to itself, and VACUUM would wait up to 5 s for workers to stop reading
+# weights, each time. Its space is reused by the next versions anyway.
+VACUUM = "VACUUM (TRUNCATE false) weights, gradients, work_units"
 
 FINISH_RUN = "UPDATE run SET status = 'finished'"
 
@@ -851,6 +857,14 @@ def copy_in(cur, sql, *fields):
 
 def listen(conn, statement):
     execute(conn, statement)
+
+
+def news_arrived(conn):
+    """Whether a NOTIFY arrived since the last look, without waiting."""
+    conn.poll()
+    news = bool(conn.notifies)
+    conn.notifies.clear()
+    return news
 
 
 def wait_for_news(conn, seconds):
@@ -1033,8 +1047,8 @@ def read_gradient(conn, gradient_id):
     return copy_out(conn, READ_GRADIENT, {"id": gradient_id})
 
 
-def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
-    """New weights (with Adam's state, unless it is None), the ledger and the losses: all of it or none of it."""
+def publish_step(conn, step, gradient_ids, weights, stats):
+    """New weights, the ledger and the losses: all of it or none of it. (Adam's state follows: store_optimizer.)"""
     ids = {"step": step, "gradient_ids": list(gradient_ids)}
     with conn, conn.cursor() as cur:
         cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed
@@ -1045,10 +1059,17 @@ def publish_step(conn, step, gradient_ids, weights, optimizer, stats):
         cur.execute(ADVANCE_VERSION, ids)
         if cur.rowcount != 1:
             raise RuntimeError(f"step {step}: another coordinator published this version first")
-        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, optimizer)
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, None)
         cur.execute(INSERT_STEP, {"step": step, **stats})
         cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
         cur.execute(NOTIFY_WORK)
+
+
+def store_optimizer(conn, version, blob):
+    with conn, conn.cursor() as cur:
+        cur.execute(CREATE_UPLOAD_TABLE)
+        copy_in(cur, COPY_UPLOAD, blob)
+        cur.execute(STORE_OPTIMIZER, {"version": version})
 
 
 def vacuum(conn):

@@ -9,6 +9,7 @@ own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 core
 """
 
 import atexit
+import concurrent.futures
 import contextlib
 import html.parser
 import io
@@ -469,10 +470,13 @@ def test_a_unit_contributes_to_one_step_at_most():
 
 def test_old_weights_and_used_gradients_are_deleted():
     conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "96")  # 12 units
+    housekeeping = coordinator.Housekeeping(url_of_database(conn.info.dbname))
     for step in range(1, 13):
         unit = ganns.claim_unit(conn, "w")
         assert compute_and_upload(conn, run, unit, "w")
         coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+        housekeeping.after_step(step, optimizers)
+        housekeeping.wait()
     # The newest two versions, and the newest that has Adam's state (every 10th): what resuming needs.
     kept = query(conn, "SELECT version, optimizer IS NOT NULL AS adam FROM weights ORDER BY version")
     assert [(r["version"], r["adam"]) for r in kept] == [(10, True), (11, False), (12, False)]
@@ -480,6 +484,49 @@ def test_old_weights_and_used_gradients_are_deleted():
     storage = query(conn, "SELECT attname, attstorage FROM pg_attribute WHERE attrelid IN "
                           "('weights'::regclass, 'gradients'::regclass) AND atttypid = 'bytea'::regtype")
     assert {r["attstorage"] for r in storage} == {"e"}  # EXTERNAL: no pointless compression
+
+
+def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit_on_them():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    student = ganns.connect(url_of_database(conn.info.dbname), "student")
+    ganns.listen(student, ganns.LISTEN_WORK)
+    student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
+    computing = worker.claim(student, student_args, cpu, joined)
+    following = worker.claim(student, student_args, cpu, joined)  # claimed ahead, at version 0 too
+    assert computing["unit"]["version"] == following["unit"]["version"] == 0
+
+    # While the student's first unit computes, another worker's gradient makes version 1.
+    computing["future"] = done = concurrent.futures.Future()
+    def coordinator_steps_then_the_unit_finishes():
+        assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+        deadline = time.monotonic() + 30
+        while (joined["run"]["latest"]["version"] < 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done.set_result(b"the first unit's blob")
+    threading.Thread(target=coordinator_steps_then_the_unit_finishes).start()
+    assert worker.wait_while_computing(student, computing, cpu) == b"the first unit's blob"
+    assert joined["run"]["latest"]["version"] == 1  # fetched while waiting, not after
+
+    # The next unit runs on version 1 and says so, though it was claimed at version 0.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        worker.start_computing(thread, student_args, following, cpu)
+        blob = following["future"].result()
+    assert following["unit"]["version"] == 1
+    published = ganns.load_blob(ganns.read_weights(conn, 1))["generator"]
+    for name, tensor in joined["run"]["models"][0].state_dict().items():
+        assert "num_batches_tracked" in name or torch.equal(tensor, published[name]), name  # (a counter DCGAN ignores)
+    assert ganns.upload_gradient(student, following["unit"], "student", blob)
+    assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
+
+
+def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
+    conn, args, run, models, optimizers = new_run()
+    housekeeping = coordinator.Housekeeping("postgresql://nobody@127.0.0.1:1/nothing")
+    with captured_log() as lines:
+        housekeeping.after_step(ganns.OPTIMIZER_EVERY, optimizers)
+        housekeeping.wait()
+    assert any("could not store Adam's state" in line for line in lines), lines
 
 
 # ---------------------------------------------------------------------------

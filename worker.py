@@ -89,12 +89,32 @@ def compute_unit(args, config, models, dataset, unit, device, stop=None):
     return ganns.gradient_blob(result, config["gradient_dtype"])
 
 
-def wait_while_computing(conn, job):
-    """The blob of a unit computing in the background, pushing its lease forward meanwhile."""
+def newest_weights(conn, run, version, device):
+    """Make sure run["latest"] holds weights `version` or newer; False if that version is already gone."""
+    if run["latest"] and run["latest"]["version"] >= version:
+        return True
+    state = fetch_version(conn, version, device, run["models"])
+    if state is None:
+        return False
+    run["latest"] = {"version": version, "state": state}
+    return True
+
+
+def wait_while_computing(conn, job, device):
+    """The blob of a unit computing in the background. Meanwhile: push its lease forward, and
+    fetch new weights as soon as they are published, so the next unit starts on the newest."""
+    extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
     while True:
         try:
-            return job["future"].result(timeout=ganns.LEASE_SECONDS / 4)
+            return job["future"].result(timeout=0.02)
         except concurrent.futures.TimeoutError:
+            pass
+        if ganns.news_arrived(conn):  # NOTIFY work: new weights, or units back in the queue
+            run = ganns.read_run(conn)
+            if run and run["id"] == job["run"]["id"]:
+                newest_weights(conn, job["run"], run["version"], device)  # False: gone already, wait for the next
+        if time.monotonic() >= extend_at:
+            extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
             if not ganns.extend_lease(conn, job["unit"]):
                 job["stop"].set()  # someone else has the unit now: stop computing it
 
@@ -106,29 +126,38 @@ def join_run(conn, args, run, device):
     ganns.register_worker(conn, ganns.machine_info(args.name, device))
     log.info("joined run %d: %s, %s images, feature maps %d, on %s",
              run["id"], config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
-    return {"id": run["id"], "config": config, "dataset": dataset,
-            "models": ganns.build_models(config, device), "version": None}
+    return {"id": run["id"], "config": config, "dataset": dataset, "models": ganns.build_models(config, device),
+            "loaded": None,   # the weights version in the models
+            "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
 
 
 def claim(conn, args, device, joined):
-    """The next unit with the weights it needs (None: there is no work now). Joins new runs."""
+    """The next unit, with weights at least as new as the run's version when it was claimed
+    (None: there is no work now). joined["run"] is the run this worker takes part in."""
     run = ganns.read_run(conn)
     if run is None or run["status"] == "finished":
         return None
-    if run["id"] != joined.get("id"):  # a first start, or the instructor's --reset
-        joined.clear()
-        joined.update(join_run(conn, args, run, device))
+    if joined["run"] is None or run["id"] != joined["run"]["id"]:  # a first start, or the instructor's --reset
+        joined["run"] = join_run(conn, args, run, device)
     unit = ganns.claim_unit(conn, args.name)
     if unit is None:
         return None
-    job = {"unit": unit, "joined": dict(joined), "state": None, "stop": threading.Event()}
-    if unit["version"] != joined["version"]:
-        job["state"] = fetch_version(conn, unit["version"], device, joined["models"])
-        if job["state"] is None:  # replaced while we claimed: hand it back, claim again
-            ganns.give_back_unit(conn, unit)
-            return claim(conn, args, device, joined)
-        joined["version"] = unit["version"]
-    return job
+    if not newest_weights(conn, joined["run"], unit["version"], device):  # replaced while we claimed
+        ganns.give_back_unit(conn, unit)
+        return claim(conn, args, device, joined)
+    return {"unit": unit, "run": joined["run"], "stop": threading.Event()}
+
+
+def start_computing(thread, args, job, device):
+    """Compute the unit in the background on the newest weights fetched, and label it with their version."""
+    run = job["run"]
+    if run["loaded"] != run["latest"]["version"]:
+        load_version(run["models"], run["latest"]["state"])
+        run["loaded"] = run["latest"]["version"]
+    job["unit"]["version"] = run["loaded"]  # the version its gradient is computed on, for the coordinator
+    job["started"] = time.monotonic()
+    job["future"] = thread.submit(compute_unit, args, run["config"], run["models"], run["dataset"],
+                                  job["unit"], device, job["stop"])
 
 
 def upload(conn, args, job, blob):
@@ -147,20 +176,20 @@ def upload(conn, args, job, blob):
 def work(conn, args, device, held):
     """The worker's loop: runs until the coordinator finishes the run.
 
-    A thread computes one unit while this loop claims the next unit, downloads
-    its weights and uploads the previous unit's gradient: the database work
+    A thread computes one unit while this loop claims the next unit, fetches
+    new weights and uploads the previous unit's gradient: the database work
     overlaps the computing instead of adding to it. (torch and psycopg2 both
     let go of Python's lock while they work, so the two really run at once.)
     If it stops early, `held` lists the units it had claimed, to give back.
     """
-    joined, computing, following, waiting_since = {}, None, None, None
+    joined, computing, following, waiting_since = {"run": None}, None, None, None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         try:
             while True:
                 following = claim(conn, args, device, joined)
                 if computing:  # the unit in the thread: wait for it, then upload it below
                     try:
-                        blob = wait_while_computing(conn, computing)
+                        blob = wait_while_computing(conn, computing, device)
                         computing["computed"] = time.monotonic()
                     except LeaseLost:
                         log.info("unit %d: lease lost (too slow?), moving on", computing["unit"]["id"])
@@ -168,12 +197,7 @@ def work(conn, args, device, held):
                 finished, computing = computing, following
                 if computing:  # start the next unit before uploading the last one
                     waiting_since = None
-                    if computing["state"]:
-                        load_version(computing["joined"]["models"], computing["state"])
-                    computing["started"] = time.monotonic()
-                    computing["future"] = thread.submit(compute_unit, args, computing["joined"]["config"],
-                                                        computing["joined"]["models"], computing["joined"]["dataset"],
-                                                        computing["unit"], device, computing["stop"])
+                    start_computing(thread, args, computing, device)
                 if finished:
                     upload(conn, args, finished, blob)
                 if computing or finished:
