@@ -117,6 +117,7 @@ def bench_worker(server, ceiling):
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     version, done = 0, []
     target_units = 24
+    ganns.listen(conn, ganns.LISTEN_GRADIENTS)  # as the real coordinator waits: no polling
     while len(done) < target_units:
         ready = ganns.ready_gradients(conn, version - 1)
         if len(ready) >= 2:
@@ -125,7 +126,7 @@ def bench_worker(server, ceiling):
             ganns.publish_step(conn, version, [r["id"] for r in ready], weights, stats)
             done += [time.monotonic()] * len(ready)
         else:
-            time.sleep(0.01)
+            ganns.wait_for_news(conn, 1)
     worker.send_signal(2)
     output, _ = worker.communicate(timeout=60)
     rate = (len(done) - 4) * 64 / (done[-1] - done[3])  # past the first 4 units' warm-up

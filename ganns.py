@@ -67,7 +67,7 @@ KEEP_VERSIONS = 2         # weight versions kept in the database (workers may st
 OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 3        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 4        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -734,7 +734,7 @@ SET status = 'claimed', worker = %(worker)s, login = session_user, lease = nextv
     lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE id = (SELECT id FROM work_units WHERE status = 'pending'
             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id, epoch, indices, noise_seed, lease, (SELECT version FROM run) AS version"""
+RETURNING id, epoch, indices, noise_seed, lease, claimed_version AS version"""  # (a trigger notes the run's version)
 
 # A worker pushes its lease forward while it computes; no row back = lease lost.
 EXTEND_LEASE = """

@@ -25,7 +25,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (3);
+INSERT INTO schema_version VALUES (4);
 
 
 -- ---------------------------------------------------------------------------
@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS work_units (
                    -- computed -> done:     its gradient went into a step (see contributions)
     worker         TEXT,                   -- who holds it or computed it
     login          TEXT,                   -- the database login that claimed it last (see the end of this file)
+    claimed_version INTEGER,               -- the run's version when it was claimed last (set by a trigger, below)
     lease          BIGINT,                 -- fencing token of the current claim
     lease_expires  TIMESTAMPTZ,            -- the worker pushes this forward while it computes
     UNIQUE (epoch, position)
@@ -221,13 +222,18 @@ CREATE POLICY worker_moves ON work_units FOR UPDATE TO ganns_worker
 
 -- Gradients: for a unit this login holds (seen as it was when the upload
 -- began), weighted by that unit's true number of images, under a worker name
--- this login registered, so refusals count against the right student.
+-- this login registered, so refusals count against the right student. Its
+-- weights version lies between the one when the unit was claimed and the
+-- current one: a worker starts each unit on the newest weights it has, so it
+-- says which; it cannot claim weights newer than exist or older than its claim.
 DROP POLICY IF EXISTS worker_uploads ON gradients;
 CREATE POLICY worker_uploads ON gradients FOR INSERT TO ganns_worker
     WITH CHECK (login = session_user
                 AND worker IN (SELECT name FROM workers WHERE login = session_user)
-                AND images = (SELECT cardinality(indices) FROM work_units
-                              WHERE id = gradients.unit_id AND status = 'claimed' AND login = session_user));
+                AND EXISTS (SELECT FROM work_units
+                            WHERE id = gradients.unit_id AND status = 'claimed' AND login = session_user
+                                  AND cardinality(indices) = gradients.images
+                                  AND gradients.version BETWEEN claimed_version AND (SELECT version FROM run)));
 DROP POLICY IF EXISTS worker_reads ON gradients;
 CREATE POLICY worker_reads ON gradients FOR SELECT TO ganns_worker USING (login = session_user);
 
@@ -235,6 +241,22 @@ CREATE POLICY worker_reads ON gradients FOR SELECT TO ganns_worker USING (login 
 DROP POLICY IF EXISTS worker_own_rows ON workers;
 CREATE POLICY worker_own_rows ON workers TO ganns_worker
     USING (login = session_user) WITH CHECK (login = session_user);
+
+-- A unit's claimed_version is the database's to write: noted when the unit
+-- is claimed, kept as it is by every other change, whoever makes it.
+CREATE OR REPLACE FUNCTION note_claimed_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NEW.status = 'claimed' AND OLD.status <> 'claimed' THEN
+        NEW.claimed_version := (SELECT version FROM run);
+    ELSE
+        NEW.claimed_version := OLD.claimed_version;
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS claimed_version ON work_units;
+CREATE TRIGGER claimed_version BEFORE UPDATE ON work_units
+    FOR EACH ROW EXECUTE FUNCTION note_claimed_version();
 
 -- A gradient and its unit's move to 'computed' come together, in the one
 -- statement of UPLOAD_GRADIENT. A hand-made INSERT or UPDATE doing only one

@@ -957,8 +957,14 @@ def test_a_worker_login_can_do_all_a_worker_does():
         query(conn, ganns.NOTIFY_WORK)
         ganns.wait_for_news(ada, 5)
         ganns.give_back_unit(ada, ganns.claim_unit(ada, "ada"))
+        # A unit claimed at version 0 (the one given back just now) and started after version 1
+        # came out says so (worker.start_computing).
+        early = ganns.claim_unit(ada, "ada")
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+        assert compute_and_upload(ada, run, {**early, "version": 1}, "ada")
+        assert query(conn, "SELECT version FROM gradients") == [{"version": 1}]  # (the first went into step 1)
         rows = query(conn, "SELECT status, worker, login FROM work_units WHERE login IS NOT NULL ORDER BY id")
-        assert [tuple(r.values()) for r in rows] == [("computed", "ada", role), ("pending", None, role)]
+        assert [tuple(r.values()) for r in rows] == [("done", "ada", role), ("computed", "ada", role)]
         assert query(conn, "SELECT worker, login FROM gradients") == [{"worker": "ada", "login": role}]
         assert query(conn, "SELECT login, images_per_s FROM workers") == [{"login": role, "images_per_s": 12.5}]
 
@@ -999,6 +1005,10 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             (insert_gradient, {**mine, "worker": "bob", "images": 8}),
             (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob",
                                      "blob": b"x"}),
+            # Weights newer than the run has, or older than the claim (the run is at version 0).
+            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": 1, "worker": "ada"}),
+            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": -1, "worker": "ada"}),
+            ("UPDATE work_units SET claimed_version = -5 WHERE id = %(id)s", mine),
         ] + [(f"DELETE FROM {table}", None) for table in
              ("run", "weights", "work_units", "gradients", "contributions", "steps", "workers", "schema_version")]
         with ada, ada.cursor() as cur:  # what UPLOAD_GRADIENT reads the blob from, holding one

@@ -106,7 +106,7 @@ def wait_while_computing(conn, job, device):
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
     while True:
         try:
-            return job["future"].result(timeout=0.02)
+            return job["future"].result(timeout=0.02)  # look for news 50 times a second meanwhile
         except concurrent.futures.TimeoutError:
             pass
         if ganns.news_arrived(conn):  # NOTIFY work: new weights, or units back in the queue
