@@ -500,8 +500,9 @@ class Housekeeping:
             finally:
                 conn.close()
         except (psycopg2.Error, SystemExit) as error:  # (connect() says SystemExit)
-            log.warning("could not store Adam's state at step %d (%s): the next turn tries again",
-                        step, ganns.first_line(error))
+            if threading.main_thread().is_alive():  # not when the coordinator exits and the local database with it
+                log.warning("could not store Adam's state at step %d (%s): the next turn tries again",
+                            step, ganns.first_line(error))
 
     def wait(self):
         if self.thread:
