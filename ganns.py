@@ -1006,12 +1006,17 @@ def give_back_unit(conn, unit):
     execute(conn, GIVE_BACK_UNIT, {"unit_id": unit["id"], "lease": unit["lease"]})
 
 
+def stage_blob(cur, blob):
+    """Put a blob in this session's upload table, in binary, for the statement that follows to take."""
+    cur.execute(CREATE_UPLOAD_TABLE)
+    copy_in(cur, COPY_UPLOAD, blob)
+
+
 def upload_gradient(conn, unit, worker, blob):
     """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
     params = {"unit_id": unit["id"], "lease": unit["lease"], "version": unit["version"], "worker": worker}
     with conn, conn.cursor() as cur:
-        cur.execute(CREATE_UPLOAD_TABLE)
-        copy_in(cur, COPY_UPLOAD, blob)
+        stage_blob(cur, blob)
         cur.execute(UPLOAD_GRADIENT, params)
         accepted = cur.rowcount == 1
         if accepted:
@@ -1067,8 +1072,7 @@ def publish_step(conn, step, gradient_ids, weights, stats):
 
 def store_optimizer(conn, version, blob):
     with conn, conn.cursor() as cur:
-        cur.execute(CREATE_UPLOAD_TABLE)
-        copy_in(cur, COPY_UPLOAD, blob)
+        stage_blob(cur, blob)
         cur.execute(STORE_OPTIMIZER, {"version": version})
 
 
