@@ -486,8 +486,8 @@ def main():
     if args.one_step:
         return one_step(args.one_step[0], int(args.one_step[1]))
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_server(folder)
+    # The server stops (its handle's `with`) before its folder is deleted.
+    with tempfile.TemporaryDirectory() as folder, start_server(folder) as server:
         ceiling = None
         for section in args.only:
             if section in ("worker", "end2end") and ceiling is None:

@@ -25,7 +25,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (4);
+INSERT INTO schema_version VALUES (5);
 
 
 -- ---------------------------------------------------------------------------
@@ -115,6 +115,14 @@ CREATE TABLE IF NOT EXISTS gradients (
 COMMENT ON TABLE gradients IS 'Uploaded gradients; deleted once a step has used them or found them stale.';
 ALTER TABLE gradients ALTER COLUMN blob SET STORAGE EXTERNAL;
 
+-- Where a worker's COPY puts a gradient: a view with nothing in it, whose
+-- trigger (upload_gradient, at the end) stores each row in gradients.
+CREATE OR REPLACE VIEW gradient_uploads AS
+    SELECT NULL::BIGINT AS unit_id, NULL::BIGINT AS lease, NULL::INTEGER AS version, NULL::TEXT AS worker,
+           NULL::BYTEA AS blob
+    WHERE false;
+COMMENT ON VIEW gradient_uploads IS 'Workers COPY their gradients in here (ganns.COPY_GRADIENT); always empty.';
+
 CREATE TABLE IF NOT EXISTS contributions (
     unit_id   BIGINT PRIMARY KEY REFERENCES work_units (id),  -- a unit contributes to one step at most
     step      INTEGER NOT NULL,
@@ -189,13 +197,15 @@ DO $$ BEGIN
 END $$;
 
 -- Revoke everything first, so that the grants below are the whole list on every run.
-REVOKE ALL ON run, weights, work_units, gradients, contributions, steps, workers, schema_version FROM ganns_worker;
+REVOKE ALL ON run, weights, work_units, gradients, gradient_uploads, contributions, steps, workers, schema_version
+    FROM ganns_worker;
 REVOKE ALL ON SEQUENCE lease_numbers, work_units_id_seq, gradients_id_seq FROM ganns_worker;
 GRANT SELECT ON run, schema_version TO ganns_worker;
 GRANT SELECT (version, weights) ON weights TO ganns_worker;
 GRANT SELECT, UPDATE (status, worker, lease, lease_expires, login) ON work_units TO ganns_worker;
 GRANT USAGE ON SEQUENCE lease_numbers, gradients_id_seq TO ganns_worker;  -- nextval() for leases and gradient ids
 GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON gradients TO ganns_worker;
+GRANT INSERT ON gradient_uploads TO ganns_worker;
 GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version),
       UPDATE (host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version, images_per_s, last_seen)
       ON workers TO ganns_worker;
@@ -210,7 +220,7 @@ ALTER TABLE workers ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS worker_reads ON work_units;
 CREATE POLICY worker_reads ON work_units FOR SELECT TO ganns_worker
     USING (status = 'pending' OR login = session_user);
--- The moves of CLAIM_UNIT, EXTEND_LEASE, GIVE_BACK_UNIT and UPLOAD_GRADIENT:
+-- The moves of CLAIM_UNIT, EXTEND_LEASE, GIVE_BACK_UNIT and upload_gradient (below):
 -- from pending, or from claimed by this login, to a state that is this
 -- login's, never 'done'; and a lease of ten minutes at most, so a unit is
 -- never held hostage for the whole class.
@@ -259,7 +269,7 @@ CREATE TRIGGER claimed_version BEFORE UPDATE ON work_units
     FOR EACH ROW EXECUTE FUNCTION note_claimed_version();
 
 -- A gradient and its unit's move to 'computed' come together, in the one
--- statement of UPLOAD_GRADIENT. A hand-made INSERT or UPDATE doing only one
+-- statement of upload_gradient (below). A hand-made INSERT or UPDATE doing only one
 -- half would leave a unit computed with no gradient (lost from its epoch) or
 -- a gradient blocking that unit's next upload. AFTER triggers run at the end
 -- of the statement, when both halves are visible. The fixed search_path puts
@@ -272,7 +282,7 @@ BEGIN
     IF TG_TABLE_NAME = 'gradients' THEN unit := NEW.unit_id; ELSE unit := NEW.id; END IF;
     IF NOT EXISTS (SELECT FROM work_units JOIN gradients ON unit_id = work_units.id
                    WHERE work_units.id = unit AND status = 'computed') THEN
-        RAISE EXCEPTION 'unit %: a gradient and its unit''s ''computed'' come together (UPLOAD_GRADIENT)', unit
+        RAISE EXCEPTION 'unit %: a gradient and its unit''s ''computed'' come together (upload_gradient)', unit
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
@@ -283,3 +293,30 @@ CREATE TRIGGER upload_is_whole AFTER INSERT ON gradients
 DROP TRIGGER IF EXISTS upload_is_whole ON work_units;
 CREATE TRIGGER upload_is_whole AFTER UPDATE OF status ON work_units
     FOR EACH ROW WHEN (NEW.status = 'computed' AND OLD.status <> 'computed') EXECUTE FUNCTION check_upload_is_whole();
+
+-- The upload, for each row COPY puts into gradient_uploads. COPY is how every
+-- blob travels (in binary: psycopg2 would send it as hex, twice its size),
+-- but PostgreSQL refuses COPY into a table with row-level security, so the
+-- worker copies into the view and this trigger stores the row. It runs as the
+-- worker (not SECURITY DEFINER): every grant and policy above still applies.
+-- Fenced: only the holder of the unit's current lease gets a row in. The
+-- unit's move and the gradient are one statement (see upload_is_whole). A
+-- lost lease stores nothing (an INSERT counts no row; COPY counts it anyway,
+-- so ganns.upload_gradient looks at the unit after).
+CREATE OR REPLACE FUNCTION upload_gradient() RETURNS trigger LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+    WITH finished AS (
+        UPDATE work_units SET status = 'computed', lease_expires = NULL
+        WHERE id = NEW.unit_id AND lease = NEW.lease AND status = 'claimed'
+        RETURNING id, cardinality(indices) AS images)
+    INSERT INTO gradients (unit_id, version, worker, images, blob)
+    SELECT id, NEW.version, NEW.worker, images, NEW.blob FROM finished;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS upload_gradient ON gradient_uploads;
+CREATE TRIGGER upload_gradient INSTEAD OF INSERT ON gradient_uploads
+    FOR EACH ROW EXECUTE FUNCTION upload_gradient();

@@ -951,7 +951,7 @@ def test_a_worker_login_can_do_all_a_worker_does():
         assert ganns.extend_lease(ada, unit)
         assert compute_and_upload(ada, run, unit, "ada")  # reads the weights too
         ganns.worker_seen(ada, "ada", 12.5)
-        # The binary COPY download, and LISTEN/NOTIFY (the upload above went through the COPY into a temp table).
+        # The binary COPY download, and LISTEN/NOTIFY (the upload above was a binary COPY too).
         assert ganns.read_weights(ada, 0) == ganns.read_weights(conn, 0)
         ganns.listen(ada, ganns.LISTEN_WORK)
         query(conn, ganns.NOTIFY_WORK)
@@ -981,6 +981,8 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
         weights = bytes(ganns.read_weights(conn, 0))
         insert_gradient = ("INSERT INTO gradients (unit_id, version, worker, images, blob) "
                            "VALUES (%(id)s, 0, %(worker)s, %(images)s, 'x')")
+        upload = ("INSERT INTO gradient_uploads (unit_id, lease, version, worker, blob) "  # a row of COPY_GRADIENT
+                  "VALUES (%(unit_id)s, %(lease)s, %(version)s, %(worker)s, 'x')")
         bob_unit = {"unit_id": bobs["id"], "lease": bobs["lease"], "lease_seconds": 60, "worker": "ada",
                     "version": 0, "blob": b"x", "name": "bob", "images_per_s": 1e9}
         forbidden = [
@@ -990,7 +992,7 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             ("SELECT * FROM steps", None), ("INSERT INTO steps VALUES (1, 1, 1, 0, 0, 0, 0, 1)", None),
             ("UPDATE schema_version SET version = 1", None),
             # Bob's claimed unit, his lease, his gradient, his worker row.
-            (ganns.EXTEND_LEASE, bob_unit), (ganns.GIVE_BACK_UNIT, bob_unit), (ganns.UPLOAD_GRADIENT, bob_unit),
+            (ganns.EXTEND_LEASE, bob_unit), (ganns.GIVE_BACK_UNIT, bob_unit), (upload, bob_unit),
             ("UPDATE work_units SET lease_expires = NULL WHERE id = %(unit_id)s", bob_unit),
             ("UPDATE work_units SET status = 'pending' WHERE id = %(id)s", bobs_done),
             ("SELECT blob FROM gradients", None), ("UPDATE gradients SET images = 1000", None),
@@ -1003,16 +1005,13 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             (insert_gradient, {**mine, "worker": "ada", "images": 8}),  # without its unit's move to computed
             (insert_gradient, {**mine, "worker": "ada", "images": 9999}),
             (insert_gradient, {**mine, "worker": "bob", "images": 8}),
-            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob",
-                                     "blob": b"x"}),
+            (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob"}),
             # Weights newer than the run has, or older than the claim (the run is at version 0).
-            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": 1, "worker": "ada"}),
-            (ganns.UPLOAD_GRADIENT, {"unit_id": mine["id"], "lease": mine["lease"], "version": -1, "worker": "ada"}),
+            (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": 1, "worker": "ada"}),
+            (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": -1, "worker": "ada"}),
             ("UPDATE work_units SET claimed_version = -5 WHERE id = %(id)s", mine),
         ] + [(f"DELETE FROM {table}", None) for table in
              ("run", "weights", "work_units", "gradients", "contributions", "steps", "workers", "schema_version")]
-        with ada, ada.cursor() as cur:  # what UPLOAD_GRADIENT reads the blob from, holding one
-            cur.execute("CREATE TEMP TABLE upload (blob BYTEA); INSERT INTO upload VALUES ('x')")
         for sql, params in forbidden + [("TRUNCATE work_units", None)]:
             assert refused(ada, sql, params), sql
         with ada, ada.cursor() as cur:
