@@ -111,7 +111,7 @@ def bench_worker(server, ceiling):
     print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
     url = new_database(server, "bench_worker")
     conn, run, models, _ = new_run(url)
-    weights = ganns.weights_blob(*models)
+    weights = ganns.weights_blob(*models, run["config"]["weights_dtype"])
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
     worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -210,7 +210,7 @@ def bench_wire(server):
            f"{len(compact) / mb:.1f} MB blob, {sent['up'] / mb:.1f} MB sent", "wire ≤ 1.05 × blob, blob ≤ ½ fp32")
     report("upload: wire ÷ blob, blob ÷ fp32 blob",
            f"{sent['up'] / len(compact):.3f}, {len(compact) / len(fp32):.3f}")
-    weights = ganns.weights_blob(*models)
+    weights = ganns.weights_blob(*models, run["config"]["weights_dtype"])
     got = measured(counts, lambda: ganns.read_weights(proxied, 0))
     report("weights download: binary COPY", f"{len(weights) / mb:.1f} MB blob, {got['down'] / mb:.1f} MB received")
     started = time.monotonic()
@@ -404,9 +404,10 @@ def bench_learning(server, images=25_600, feature_maps=32):
     scale = real_features.std()  # a random network's features are tiny: measure in units of the real ones' spread
     real_features = real_features / scale
     runs = [("local (one machine, float32)", ["--local"]),
-            ("distributed, staleness 1, bfloat16", ["--max-staleness", "1"]),
-            ("distributed, staleness 1, float32", ["--max-staleness", "1", "--gradient-dtype", "float32"]),
-            ("distributed, staleness 0, bfloat16", ["--max-staleness", "0"])]
+            ("distributed, staleness 1, compact (bfloat16 gradients, float16 weights)", ["--max-staleness", "1"]),
+            ("distributed, staleness 1, float32 gradients and weights", ["--max-staleness", "1", "--gradient-dtype", "float32",
+                                                    "--weights-dtype", "float32"]),
+            ("distributed, staleness 0, compact", ["--max-staleness", "0"])]
     grids, local = [], None
     for name, extra in runs:
         url = new_database(server, "bench_learning")

@@ -104,7 +104,8 @@ def new_run(*extra):
 def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
     """What worker.py does with a claimed unit, in this process: the gradient blob."""
     models = ganns.build_models(run["config"])
-    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models))
+    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models,
+                                                     run["config"]["weights_dtype"]))
     dataset = worker.open_run_dataset(run["config"], None)
     args = worker.parse_args(["--batch-size", str(batch_size)])
     return worker.compute_unit(args, run["config"], models, dataset, unit, "cpu")
@@ -291,7 +292,7 @@ def test_distributed_step_equals_local_computation():
     """Two units of different sizes, computed by workers in uneven mini-batches and averaged by the
     coordinator, give the same gradients, statistics and new weights as one machine would."""
     conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12",
-                                                  "--gradient-dtype", "float32")
+                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
     config = run["config"]
     reference_g, reference_d = ganns.build_models(config)  # the same seeded start
     reference_optimizers = ganns.build_optimizers(reference_g, reference_d)
@@ -366,10 +367,17 @@ def test_blob_round_trip():
     for section in ("grads", "buffers"):
         assert back[section].keys() == result[section].keys()
         assert all(torch.equal(back[section][k], v) for k, v in result[section].items())
-    weights = ganns.from_blob(ganns.weights_blob(generator, discriminator))
+    weights = ganns.from_blob(ganns.weights_blob(generator, discriminator, "float32"))
     copy = ganns.Generator(feature_maps=TINY)
     copy.load_state_dict(weights["generator"])
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
+    # The compact weights: float16 parameters, each within 0.05% (3e-8 below float16's normal
+    # range, 6e-5), and BatchNorm's statistics exact.
+    compact = ganns.from_blob(ganns.weights_blob(generator, discriminator, "float16"))["generator"]
+    parameters = dict(generator.named_parameters())
+    for name, value in generator.state_dict().items():
+        assert compact[name].dtype == (torch.float16 if name in parameters else value.dtype), name
+        assert torch.allclose(compact[name].to(value.dtype), value, rtol=2 ** -11, atol=2 ** -25), name
     # The compact format: bfloat16 gradients, each within 0.4% of float32, and float32 statistics.
     compact = ganns.widen(ganns.from_blob(ganns.gradient_blob(result, "bfloat16")))
     for name, g in result["grads"].items():
@@ -888,7 +896,7 @@ def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
     conn, args, run, models, optimizers = new_run()
     wider = ganns.build_models({**run["config"], "feature_maps": 2 * TINY})  # e.g. an edited copy of ganns.py
     try:
-        worker.fetch_version(conn, 0, "cpu", wider)
+        worker.fetch_version(conn, 0, "cpu", wider, run["config"]["weights_dtype"])
         raise AssertionError("loaded weights of another size")
     except SystemExit as error:
         assert "do not fit this worker's model" in str(error) and "generator main.0.weight" in str(error)
@@ -896,10 +904,16 @@ def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
     state = ganns.from_blob(ganns.read_weights(conn, 0))
     state["discriminator"]["main.0.weight"][0] = float("nan")
     try:
-        ganns.check_weights(state, models)
+        ganns.check_weights(state, models, torch.float16)
         raise AssertionError("accepted NaN weights")
     except ValueError as error:
         assert "discriminator main.0.weight: NaN or infinite values" in str(error)
+    exact = ganns.from_blob(ganns.weights_blob(*models, "float32"))  # not what the run says weights travel as
+    try:
+        ganns.check_weights(exact, models, torch.float16)
+        raise AssertionError("accepted float32 weights in a float16 run")
+    except ValueError as error:
+        assert "generator main.0.weight: expected torch.float16" in str(error), error
 
 
 # ---------------------------------------------------------------------------

@@ -60,14 +60,15 @@ def open_run_dataset(config, given):
     return dataset
 
 
-def fetch_version(conn, version, device, models):
-    """A weights version's state dicts, checked against `models`; None if it has been replaced and deleted."""
+def fetch_version(conn, version, device, models, dtype):
+    """A weights version's state dicts, checked against `models` and the run's weights `dtype`;
+    None if it has been replaced and deleted."""
     blob = ganns.read_weights(conn, version)
     if blob is None:
         return None
     try:
         state = ganns.load_blob(blob, device)
-        ganns.check_weights(state, models)
+        ganns.check_weights(state, models, getattr(torch, dtype))
     except ValueError as error:
         raise SystemExit(f"the run's weights (version {version}) do not fit this worker's model: {error}. "
                          f"Run the same version of ganns.py as the coordinator") from None
@@ -93,7 +94,7 @@ def newest_weights(conn, run, version, device):
     """Make sure run["latest"] holds weights `version` or newer; False if that version is already gone."""
     if run["latest"] and run["latest"]["version"] >= version:
         return True
-    state = fetch_version(conn, version, device, run["models"])
+    state = fetch_version(conn, version, device, run["models"], run["config"]["weights_dtype"])
     if state is None:
         return False
     run["latest"] = {"version": version, "state": state}
