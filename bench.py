@@ -407,8 +407,8 @@ def bench_learning(server, images=25_600, feature_maps=32):
     real_features = real_features / scale
     runs = [("local (one machine, float32)", ["--local"]),
             ("distributed, staleness 1, compact (bfloat16 gradients, float16 weights)", ["--max-staleness", "1"]),
-            ("distributed, staleness 1, float32 gradients and weights", ["--max-staleness", "1", "--gradient-dtype", "float32",
-                                                    "--weights-dtype", "float32"]),
+            ("distributed, staleness 1, float32 gradients and weights",
+             ["--max-staleness", "1", "--gradient-dtype", "float32", "--weights-dtype", "float32"]),
             ("distributed, staleness 0, compact", ["--max-staleness", "0"])]
     grids, local = [], None
     for name, extra in runs:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
 import psycopg2.extras
 import torch
 import torch.nn as nn
@@ -66,7 +67,7 @@ LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker 
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
 OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
-WEIGHTS_DTYPE = "float16"    # how weights travel: half of float32's bytes, within 0.05% ("float32": exact)
+WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
 SCHEMA_VERSION = 5        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
@@ -490,7 +491,7 @@ def apply_step(generator, discriminator, optimizers, average):
 
 # ---------------------------------------------------------------------------
 # Blobs. PLUMBING: what travels through the database, written with torch.save.
-#   weights:   {"generator": state_dict, "discriminator": state_dict}, parameters in the run's weights_dtype
+#   weights:   {"generator": state_dict, "discriminator": state_dict}, convolutions' weights in the run's weights_dtype
 #   gradient:  {"grads": {name: tensor in the run's gradient_dtype}, "buffers": {name: float32 tensor},
 #               "metrics": {name: float}}
 #   optimizer: {"generator": Adam state_dict, "discriminator": Adam state_dict}
@@ -523,14 +524,20 @@ def widen(part):
     return {**part, "grads": {name: g.float() for name, g in part["grads"].items()}}
 
 
+def conv_weights(model):
+    """The names of the convolutions' weights: all but a few thousand of the model's numbers."""
+    return {name for name, p in model.named_parameters() if p.dim() > 1}
+
+
 def weights_blob(generator, discriminator, dtype):
-    """The weights as workers fetch them. float16 keeps every parameter within 0.05% (a
-    twentieth of what one Adam step moves it; 3e-8 for the tiny ones under 6e-5) in half
-    the bytes; the coordinator keeps float32 and steps on that. BatchNorm's statistics
-    stay float32 (float16 ends at 65,504, and a variance may be large)."""
+    """The weights as workers fetch them, the convolutions' in `dtype`. float16 rounds a
+    number by at most 1/2048 of itself (3e-8 below 6e-5): for these weights, which DCGAN
+    starts at a spread of 0.02, a twentieth of what one Adam step (2e-4) moves them, in
+    half the bytes. The coordinator keeps float32 and steps on that. BatchNorm's weights
+    (near 1, where float16's rounding would be two Adam steps) and statistics stay float32."""
     def travelling(model):
-        parameters = dict(model.named_parameters())
-        return {name: value.to(getattr(torch, dtype)) if name in parameters else value
+        compact = conv_weights(model)
+        return {name: value.to(getattr(torch, dtype)) if name in compact else value
                 for name, value in model.state_dict().items()}
     return to_blob({"generator": travelling(generator), "discriminator": travelling(discriminator)})
 
@@ -590,16 +597,16 @@ def check_gradient(part, models, dtype=torch.float32):
 
 def check_weights(state, models, dtype):
     """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator),
-    parameters in `dtype`, all finite."""
+    the convolutions' weights in `dtype`, all finite."""
     if not isinstance(state, dict) or state.keys() != {"generator", "discriminator"}:
         raise ValueError("not a weights blob: expected generator and discriminator")
     for key, model in zip(("generator", "discriminator"), models):
-        got, expected, parameters = state[key], model.state_dict(), dict(model.named_parameters())
+        got, expected, compact = state[key], model.state_dict(), conv_weights(model)
         if not isinstance(got, dict):
             raise ValueError(f"{key}: expected a state_dict, found {type(got).__name__}")
-        check_tensors({n: v for n, v in got.items() if n in parameters}, parameters, key, dtype)
-        check_tensors({n: v for n, v in got.items() if n not in parameters},
-                      {n: v for n, v in expected.items() if n not in parameters}, key)
+        convs, rest = ({n: v for n, v in got.items() if (n in compact) == wanted} for wanted in (True, False))
+        check_tensors(convs, {n: expected[n] for n in compact}, key, dtype)
+        check_tensors(rest, {n: v for n, v in expected.items() if n not in compact}, key)
 
 
 def gradient_norm(part):
@@ -775,6 +782,7 @@ WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'"""
 # counts every row it read, stored or not, so UPLOADED asks the unit after.
 COPY_GRADIENT = "COPY gradient_uploads (unit_id, lease, version, worker, blob) FROM STDIN (FORMAT binary)"
 
+# Whether the COPY above stored the gradient: its unit is computed under this worker's lease.
 UPLOADED = "SELECT FROM work_units WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'computed'"
 
 # A gradient that failed the coordinator's checks: forget it, recompute its
@@ -824,7 +832,7 @@ DELETE FROM weights WHERE version <= %(step)s - %(keep)s
 AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 
 # Deleted blobs leave dead rows behind; VACUUM makes their space reusable
-# (autovacuum does too, but lags far behind a run writing 40 MB a step).
+# (autovacuum does too, but lags far behind a run writing 38 MB a step).
 # TRUNCATE false: giving the freed end of a table back to the disk needs the
 # table to itself, and VACUUM would wait up to 5 s for workers to stop reading
 # weights, each time. Its space is reused by the next versions anyway.
@@ -1028,9 +1036,10 @@ def give_back_unit(conn, unit):
 
 def upload_gradient(conn, unit, worker, blob):
     """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
+    name = worker.encode(psycopg2.extensions.encodings[conn.encoding])  # COPY reads text in the connection's encoding
     with conn, conn.cursor() as cur:
         copy_in(cur, COPY_GRADIENT, struct.pack("!q", unit["id"]), struct.pack("!q", unit["lease"]),
-                struct.pack("!i", unit["version"]), worker.encode(), blob)
+                struct.pack("!i", unit["version"]), name, blob)
         cur.execute(UPLOADED, {"unit_id": unit["id"], "lease": unit["lease"]})
         accepted = cur.rowcount == 1
         if accepted:
