@@ -156,6 +156,13 @@ def init_weights(module):
         nn.init.zeros_(module.bias)
 
 
+def memory_format(device):
+    """How images and weights lie in memory. On a CPU, channels last (each pixel's channels
+    side by side) made a whole step 10% faster here: it is the layout oneDNN's convolutions
+    work in. Elsewhere, PyTorch's default. (https://pytorch.org/tutorials/intermediate/memory_format_tutorial.html)"""
+    return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
+
+
 def build_models(config, device="cpu"):
     """A freshly initialised (generator, discriminator) pair of the run's size, seeded."""
     torch.manual_seed(config["seed"])
@@ -163,7 +170,7 @@ def build_models(config, device="cpu"):
     discriminator = Discriminator(NUM_CHANNELS, config["feature_maps"])
     generator.apply(init_weights)
     discriminator.apply(init_weights)
-    return generator.to(device), discriminator.to(device)
+    return tuple(model.to(device, memory_format=memory_format(device)) for model in (generator, discriminator))
 
 
 def build_optimizers(generator, discriminator):
@@ -424,7 +431,7 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
     metrics = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
     for start in range(0, total, batch_size):
         batch = indices[start:start + batch_size]
-        real = torch.stack([dataset[i] for i in batch]).to(device)
+        real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
         noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
         grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise)
         weight = len(batch) / total  # mean over images, not over mini-batches
