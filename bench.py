@@ -136,7 +136,13 @@ def bench_worker(server, ceiling, target_units=48):
         else:
             ganns.wait_for_news(conn, 1)
     worker.send_signal(2)
-    output, _ = worker.communicate(timeout=60)
+    try:
+        output, _ = worker.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        output, _ = worker.communicate()
+        report("the worker did not stop on Ctrl-C within 60 s", "killed; see its log below")
+        print(output[-3000:])
     rate = (len(done) - 4) * 64 / (done[-1] - done[3])  # past the first 4 units' warm-up
     lines = unit_lines(output)[4:]
     report("worker, 2 threads, gradients accepted", f"{rate:.1f} images/s")

@@ -867,11 +867,23 @@ def first(rows):
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then 4 bytes of flags, 4 of header extension
 
 
+def copy_expert(cur, sql, file):
+    """cur.copy_expert, with Ctrl-C kept Ctrl-C. psycopg2 turns a KeyboardInterrupt that lands
+    while it reads the rows to send into a failed COPY (QueryCanceled, an OperationalError),
+    which the scripts would take for a lost connection, and reconnect, and carry on."""
+    try:
+        cur.copy_expert(sql, file, size=1 << 20)
+    except psycopg2.errors.QueryCanceled as error:
+        if "KeyboardInterrupt" in str(error):
+            raise KeyboardInterrupt from None
+        raise
+
+
 def copy_out(conn, sql, params):
     """The BYTEA that a one-row, one-column COPY ... TO STDOUT (FORMAT binary) sends, or None."""
     buffer = io.BytesIO()
     with conn, conn.cursor() as cur:
-        cur.copy_expert(cur.mogrify(sql, params).decode(), buffer, size=1 << 20)
+        copy_expert(cur, cur.mogrify(sql, params).decode(), buffer)
     data = buffer.getbuffer()
     if len(data) <= len(COPY_SIGNATURE) + 2:  # just the trailer: no such row
         return None
@@ -887,7 +899,7 @@ def copy_in(cur, sql, *fields):
     parts = [COPY_SIGNATURE, struct.pack("!h", len(fields))]
     for field in fields:
         parts += [struct.pack("!i", -1)] if field is None else [struct.pack("!i", len(field)), field]  # -1: NULL
-    cur.copy_expert(sql, io.BytesIO(b"".join(parts + [struct.pack("!h", -1)])), size=1 << 20)  # -1: no more rows
+    copy_expert(cur, sql, io.BytesIO(b"".join(parts + [struct.pack("!h", -1)])))  # -1: no more rows
 
 
 def listen(conn, statement):

@@ -688,6 +688,26 @@ def test_ctrl_c_on_a_worker_gives_its_unit_back_at_once():
     assert query(conn, "SELECT status FROM work_units")[0]["status"] == "pending"
 
 
+def test_ctrl_c_during_a_copy_stays_ctrl_c():
+    """psycopg2 reports a KeyboardInterrupt raised while it reads a COPY's rows as a failed query,
+    which the scripts would take for a lost connection and carry on (a worker bench run did)."""
+    conn, args, run, models, optimizers = new_run()
+
+    class Interrupted(io.BytesIO):
+        def read(self, size=-1):
+            raise KeyboardInterrupt  # where Ctrl-C lands when it comes during an upload
+
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE upload_test (blob BYTEA)")
+        try:
+            ganns.copy_expert(cur, "COPY upload_test FROM STDIN (FORMAT binary)", Interrupted())
+            raise AssertionError("the COPY went through")
+        except KeyboardInterrupt:
+            pass
+    conn.rollback()
+    assert ganns.read_run(conn)["id"] == run["id"]  # and the connection still works
+
+
 def test_wrong_database_url_is_one_clear_line():
     run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db",
                           "postgresql://nobody:secret@127.0.0.1:1/nothing"], capture_output=True, text=True, timeout=60)
