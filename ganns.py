@@ -28,6 +28,7 @@ import signal
 import socket
 import statistics
 import struct
+import threading
 import time
 import urllib.parse
 import warnings
@@ -1162,14 +1163,23 @@ def setup_logging(name):
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
 
 
+CTRL_C = threading.Event()  # set by Ctrl-C or kill: loops check it (stop_on_ctrl_c_and_kill)
+
+
 def stop_on_ctrl_c_and_kill():
     """Ctrl-C and `kill` both raise KeyboardInterrupt, so the scripts can clean up.
 
     Set explicitly: a process started in the background by a shell script
     inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt.
+    The signal is also remembered in CTRL_C, which the worker's loops check: in
+    about 1 bench run in 10 the KeyboardInterrupt vanished somewhere in the
+    libraries (the process had the signal, and went on working).
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    def ctrl_c(signum, frame):
+        CTRL_C.set()
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, ctrl_c)
+    signal.signal(signal.SIGTERM, ctrl_c)
 
 
 def database_url(given=None):

@@ -106,6 +106,8 @@ def wait_while_computing(conn, job, device):
     fetch new weights as soon as they are published, so the next unit starts on the newest."""
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
     while True:
+        if ganns.CTRL_C.is_set():
+            raise KeyboardInterrupt
         try:
             return job["future"].result(timeout=0.02)  # look for news 50 times a second meanwhile
         except concurrent.futures.TimeoutError:
@@ -187,6 +189,8 @@ def work(conn, args, device, held):
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         try:
             while True:
+                if ganns.CTRL_C.is_set():
+                    raise KeyboardInterrupt
                 following = claim(conn, args, device, joined)
                 if computing:  # the unit in the thread: wait for it, then upload it below
                     try:
