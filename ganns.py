@@ -612,9 +612,10 @@ def check_weights(state, models, dtype):
         got, expected, compact = state[key], model.state_dict(), conv_weights(model)
         if not isinstance(got, dict):
             raise ValueError(f"{key}: expected a state_dict, found {type(got).__name__}")
-        convs, rest = ({n: v for n, v in got.items() if (n in compact) == wanted} for wanted in (True, False))
-        check_tensors(convs, {n: expected[n] for n in compact}, key, dtype)
-        check_tensors(rest, {n: v for n, v in expected.items() if n not in compact}, key)
+        convs = {name: value for name, value in got.items() if name in compact}
+        rest = {name: value for name, value in got.items() if name not in compact}
+        check_tensors(convs, {name: expected[name] for name in compact}, key, dtype)
+        check_tensors(rest, {name: value for name, value in expected.items() if name not in compact}, key)
 
 
 def gradient_norm(part):
