@@ -201,16 +201,46 @@ BACKGROUNDS = [(200, 210, 225), (225, 215, 190), (190, 215, 195), (215, 195, 210
 SHIRTS = [(60, 90, 150), (150, 50, 50), (60, 120, 80), (90, 90, 90), (200, 160, 60), (120, 70, 130)]
 
 
-def draw_face(index, size=IMAGE_SIZE):
-    """A cartoon face drawn from its index alone, so every machine has the same dataset.
+def face_attributes(index):
+    """The random draws behind built-in face `index`, in the order draw_face uses them.
 
     random.Random(index) is documented to give the same numbers on every Python,
     which makes image 1234 the same picture on the coordinator and on every worker.
+    The categorical draws (palette indices, long hair) are what bench.py's face
+    judge learns to recognise; the rest place and size the parts.
+    """
+    rng = random.Random(index)
+
+    def pick(palette, amount):  # a palette entry, and its colour varied by up to `amount`
+        choice = rng.randrange(len(palette))
+        return choice, [min(255, max(0, c + rng.uniform(-amount, amount))) for c in palette[choice]]
+
+    face = {}
+    face["background"], face["background_rgb"] = pick(BACKGROUNDS, 15)
+    face["shading"] = rng.uniform(-0.2, 0.2)
+    face["cx"], face["cy"] = 0.5 + rng.uniform(-0.03, 0.03), 0.5 + rng.uniform(-0.02, 0.02)
+    face["width"], face["height"] = rng.uniform(0.27, 0.32), rng.uniform(0.34, 0.39)
+    face["skin"], face["skin_rgb"] = pick(SKIN, 20)
+    face["hair"], face["hair_rgb"] = pick(HAIR, 15)
+    face["shirt"], face["shirt_rgb"] = pick(SHIRTS, 20)
+    face["long_hair"] = int(rng.random() < 0.4)
+    face["hairline"] = rng.uniform(0.35, 0.6)
+    face["eye_y"], face["eye_x"], face["eye_r"] = rng.uniform(0.0, 0.05), rng.uniform(0.10, 0.13), rng.uniform(0.05, 0.065)
+    face["iris"], face["look"] = rng.randrange(len(IRIS)), rng.uniform(-0.015, 0.015)
+    face["mouth_y"], face["smile"], face["mouth_width"] = rng.uniform(0.16, 0.21), rng.uniform(0, 0.05), rng.uniform(0.07, 0.12)
+    face["lips_rgb"] = [min(255, max(0, c + rng.uniform(-25, 25))) for c in (150, 50, 60)]
+    return face
+
+
+def draw_face(index, size=IMAGE_SIZE):
+    """Built-in face `index`, painted from face_attributes(index): every machine draws the same picture.
+
     Edges are soft (two pixels): sharp ones would let the discriminator tell real
     from fake long before the generator can draw them, and training stalls.
     """
-    rng = random.Random(index)
+    face = face_attributes(index)
     y, x = np.mgrid[0:size, 0:size] / size
+    below = y[..., None]
 
     def ellipse(cx, cy, rx, ry):  # 1 inside, 0 outside, with a soft edge of about two pixels
         distance = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
@@ -219,35 +249,29 @@ def draw_face(index, size=IMAGE_SIZE):
     def paint(image, mask, rgb):
         return image * (1 - mask) + np.array(rgb) / 255 * mask
 
-    def vary(rgb, amount=20):
-        return [min(255, max(0, c + rng.uniform(-amount, amount))) for c in rgb]
-
-    background = np.array(vary(rng.choice(BACKGROUNDS), 15)) / 255
-    image = (background + (y[..., None] - 0.5) * rng.uniform(-0.2, 0.2)).clip(0, 1)
-    cx, cy = 0.5 + rng.uniform(-0.03, 0.03), 0.5 + rng.uniform(-0.02, 0.02)
-    width, height = rng.uniform(0.27, 0.32), rng.uniform(0.34, 0.39)
-    skin, hair = vary(rng.choice(SKIN)), vary(rng.choice(HAIR), 15)
-    image = paint(image, ellipse(0.5, 1.1, 0.45, 0.24), vary(rng.choice(SHIRTS)))
-    if rng.random() < 0.4:  # long hair, behind the face
-        image = paint(image, ellipse(cx, cy + 0.12, width + 0.08, height + 0.18) * (y[..., None] > cy - 0.2), hair)
+    cx, cy, width, height = face["cx"], face["cy"], face["width"], face["height"]
+    skin, hair = face["skin_rgb"], face["hair_rgb"]
+    image = (np.array(face["background_rgb"]) / 255 + (below - 0.5) * face["shading"]).clip(0, 1)
+    image = paint(image, ellipse(0.5, 1.1, 0.45, 0.24), face["shirt_rgb"])
+    if face["long_hair"]:  # behind the face
+        image = paint(image, ellipse(cx, cy + 0.12, width + 0.08, height + 0.18) * (below > cy - 0.2), hair)
     image = paint(image, ellipse(cx, cy + 0.3, width * 0.45, 0.2), skin)  # neck
     for side in (-1, 1):
         image = paint(image, ellipse(cx + side * width, cy, 0.045, 0.065), skin)  # ears
     image = paint(image, ellipse(cx, cy, width, height), skin)
-    hairline = cy - height * rng.uniform(0.35, 0.6)
-    image = paint(image, ellipse(cx, cy - 0.04, width + 0.03, height + 0.02) * (y[..., None] < hairline), hair)
-    eye_y, eye_x, eye_r = cy - rng.uniform(0.0, 0.05), rng.uniform(0.10, 0.13), rng.uniform(0.05, 0.065)
-    iris, look = rng.choice(IRIS), rng.uniform(-0.015, 0.015)
+    hairline = cy - height * face["hairline"]
+    image = paint(image, ellipse(cx, cy - 0.04, width + 0.03, height + 0.02) * (below < hairline), hair)
+    eye_y, eye_r, look = cy - face["eye_y"], face["eye_r"], face["look"]
     for side in (-1, 1):
-        ex = cx + side * eye_x
+        ex = cx + side * face["eye_x"]
         image = paint(image, ellipse(ex, eye_y, eye_r, eye_r * 0.6), (250, 250, 250))
-        image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.5, eye_r * 0.5), iris)
+        image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.5, eye_r * 0.5), IRIS[face["iris"]])
         image = paint(image, ellipse(ex + look, eye_y, eye_r * 0.22, eye_r * 0.22), (10, 10, 10))
         image = paint(image, ellipse(ex, eye_y - eye_r - 0.025, eye_r * 1.2, 0.015), [c * 0.8 for c in hair])
     image = paint(image, ellipse(cx, cy + 0.07, 0.03, 0.045), [c * 0.85 for c in skin])  # nose
-    mouth_y, smile = cy + rng.uniform(0.16, 0.21), rng.uniform(0, 0.05)
-    mouth = ellipse(cx, mouth_y - smile, rng.uniform(0.07, 0.12), 0.035 + smile) * (y[..., None] > mouth_y - 0.005)
-    image = paint(image, mouth, vary((150, 50, 60), 25))
+    mouth_y, smile = cy + face["mouth_y"], face["smile"]
+    mouth = ellipse(cx, mouth_y - smile, face["mouth_width"], 0.035 + smile) * (below > mouth_y - 0.005)
+    image = paint(image, mouth, face["lips_rgb"])
     return torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2 - 1
 
 
