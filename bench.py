@@ -9,10 +9,13 @@ Nothing here is a test: run it on a quiet machine.
 """
 
 import argparse
+import hashlib
 import logging
+import math
 import os
 import re
 import resource
+import signal
 import socket
 import statistics
 import struct
@@ -28,6 +31,8 @@ import numpy as np
 import psycopg2
 import psycopg2.sql
 import torch
+import torch.nn.functional as F
+import torchvision.utils
 
 import coordinator
 import ganns
@@ -387,12 +392,115 @@ def bench_wake(server, rounds=20):
 
 
 # ---------------------------------------------------------------------------
-# 6. Learning at equal images seen.
+# 6. Learning. A judge that knows the built-in faces, and the tutorial's recipe
+# beside ours at equal images. (CelebA or a folder has no such judge: the
+# figures here are for the built-in faces only.)
 # ---------------------------------------------------------------------------
 
-def features(images, extractor):
-    with torch.no_grad():
-        return torch.cat([extractor(images[i:i + 250]).flatten(1) for i in range(0, len(images), 250)]).double()
+# What the judge learns to tell: each built-in face's palette draws (ganns.face_attributes).
+ATTRIBUTES = {"background": len(ganns.BACKGROUNDS), "skin": len(ganns.SKIN), "hair": len(ganns.HAIR),
+              "shirt": len(ganns.SHIRTS), "iris": len(ganns.IRIS), "long_hair": 2}
+PAIRS = [("skin", "hair"), ("background", "shirt"), ("hair", "long_hair")]  # combinations a collapsed G loses
+COVERED = 0.5     # a value or pair is covered if samples show it at least half as often as real faces do
+CONFIDENT = 0.9   # a sample is valid if the judge gives "a face" and each reliable attribute this probability
+JUDGE_PATH = HERE / "data" / "face_judge.pt"   # git-ignored; retrained when the faces or the judge change
+JUDGE_RECIPE = "v3: 20,000 faces, noisy copies and as many non-faces, 4 epochs, Adam 1e-3, batch 128, seed 0"
+HELD_OUT = range(ganns.BUILTIN_SIZE, ganns.BUILTIN_SIZE + 4000)  # faces neither the judge nor a GAN trains on
+
+
+class FaceJudge(torch.nn.Module):
+    """A small classifier of the built-in faces' attributes; its 256 penultimate features are what FD compares."""
+
+    def __init__(self):
+        super().__init__()
+        layers, width = [], 3
+        for out in (32, 64, 128, 128):  # 64 -> 32 -> 16 -> 8 -> 4 pixels
+            layers += [torch.nn.Conv2d(width, out, 4, 2, 1), torch.nn.BatchNorm2d(out), torch.nn.ReLU()]
+            width = out
+        self.body = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(128 * 4 * 4, 256), torch.nn.ReLU())
+        self.heads = torch.nn.ModuleDict({name: torch.nn.Linear(256, n) for name, n in {"face": 1, **ATTRIBUTES}.items()})
+
+    def forward(self, images):
+        features = self.body(images)
+        return features, {name: head(features) for name, head in self.heads.items()}
+
+
+def faces(indices):
+    return torch.stack([ganns.draw_face(i) for i in indices])
+
+
+def faces_fingerprint():
+    """Changes whenever the built-in faces or the judge's recipe change: then the cached judge is retrained."""
+    digest = hashlib.sha256(faces(range(16)).numpy().tobytes())
+    digest.update(f"{JUDGE_RECIPE} {ATTRIBUTES}".encode())
+    return digest.hexdigest()
+
+
+def labels(indices):
+    drawn = [ganns.face_attributes(i) for i in indices]
+    return {name: torch.tensor([face[name] for face in drawn]) for name in ATTRIBUTES}
+
+
+def not_faces(images, generator):
+    """What a GAN draws before it draws faces, made from real ones: blurs, blends of several faces, flat colour."""
+    count, kind = len(images), torch.randint(0, 3, (len(images),), generator=generator)
+    picked = lambda k: images[torch.randint(0, count, (count,), generator=generator)]
+    blurred = F.interpolate(F.avg_pool2d(picked(1), 8), size=ganns.IMAGE_SIZE, mode="bilinear")  # a blob
+    blended = sum(picked(k) for k in range(4)) / 4
+    flat = picked(1).mean((2, 3), keepdim=True).expand(-1, -1, ganns.IMAGE_SIZE, ganns.IMAGE_SIZE)
+    choose = lambda k: (kind == k).view(-1, 1, 1, 1)
+    return torch.where(choose(0), blurred, torch.where(choose(1), blended, flat))
+
+
+def roughened(images, generator):
+    """Faces as a young GAN draws them: noisy and a little blurred. The judge must still know them, so
+    that it measures what is drawn (which skin, which hair, a face at all), not how clean the pixels are."""
+    soft = torch.rand(len(images), 1, 1, 1, generator=generator) < 0.5
+    blurred = F.interpolate(F.avg_pool2d(images, 2), size=ganns.IMAGE_SIZE, mode="bilinear")
+    images = torch.where(soft, blurred, images)
+    spread = 0.2 * torch.rand(len(images), 1, 1, 1, generator=generator)
+    return images + spread * torch.randn(images.shape, generator=generator)
+
+
+def train_judge(images, epochs=4):
+    """Four epochs over the real faces, each batch beside as many non-faces (for the "face" head only);
+    both roughened like a young GAN's drawings."""
+    torch.manual_seed(0)
+    judge, target = FaceJudge(), labels(range(len(images)))
+    optimizer = torch.optim.Adam(judge.parameters(), lr=1e-3)
+    noise = torch.Generator().manual_seed(0)
+    for epoch in range(epochs):
+        order = torch.randperm(len(images))
+        for start in range(0, len(images), 128):
+            batch = order[start:start + 128]
+            both = torch.cat([images[batch], not_faces(images[batch], noise)])
+            _, logits = judge(roughened(both, noise))
+            is_face = torch.cat([torch.ones(len(batch)), torch.zeros(len(batch))])
+            loss = F.binary_cross_entropy_with_logits(logits["face"].view(-1), is_face)
+            loss = loss + sum(F.cross_entropy(logits[name][:len(batch)], target[name][batch]) for name in ATTRIBUTES)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return judge.eval()
+
+
+def face_judge(real_faces, cached=True, epochs=4):
+    """The judge from its cache, or trained on `real_faces` (minutes) and cached."""
+    if not cached:
+        return train_judge(real_faces, epochs)
+    fingerprint = faces_fingerprint()
+    judge = FaceJudge()
+    if JUDGE_PATH.exists():
+        cached = torch.load(JUDGE_PATH, weights_only=True)
+        if cached["fingerprint"] == fingerprint:
+            judge.load_state_dict(cached["state"])
+            return judge.eval()
+    started = time.monotonic()
+    judge = train_judge(real_faces)
+    JUDGE_PATH.parent.mkdir(exist_ok=True)
+    torch.save({"fingerprint": fingerprint, "state": judge.state_dict()}, JUDGE_PATH)
+    print(f"  trained the face judge in {time.monotonic() - started:.0f} s; cached in {JUDGE_PATH}")
+    return judge
 
 
 def frechet_distance(a, b):
@@ -404,52 +512,253 @@ def frechet_distance(a, b):
     return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * trace_sqrt)
 
 
-def bench_learning(server, images=25_600, feature_maps=32):
-    """Local against distributed, each for the same images; FD in a fixed, seeded random network's features."""
-    print(f"learning at equal images ({images:,} images, feature maps {feature_maps}, units of 64, 4 per step)")
-    steps = images // 256
-    extractor = ganns.Discriminator(feature_maps=16)
-    torch.manual_seed(0)
-    extractor.apply(ganns.init_weights)
-    extractor = extractor.main[:-1].eval()  # up to the last 4 x 4 feature maps
-    real = torch.stack([ganns.draw_face(i) for i in range(2000)])
-    real_features = features(real, extractor)
-    scale = real_features.std()  # a random network's features are tiny: measure in units of the real ones' spread
-    real_features = real_features / scale
-    runs = [("local (one machine, float32)", ["--local"]),
-            ("distributed, staleness 1, compact (bfloat16 gradients, float16 weights)", ["--max-staleness", "1"]),
-            ("distributed, staleness 1, float32 gradients and weights",
-             ["--max-staleness", "1", "--gradient-dtype", "float32", "--weights-dtype", "float32"]),
-            ("distributed, staleness 0, compact", ["--max-staleness", "0"])]
-    grids, local = [], None
-    for name, extra in runs:
-        url = new_database(server, "bench_learning")
-        out = Path(tempfile.mkdtemp())
-        env = {**os.environ, "DATABASE_URL": url}
-        workers = [] if "--local" in extra else ["--local-workers", "2"]
-        subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--feature-maps", str(feature_maps),
-                        "--units-per-step", "4", "--steps", str(steps), "--sample-every", str(steps),
-                        "--out", str(out), *workers, *extra], env=env, check=True, capture_output=True)
-        checkpoint = torch.load(out / "checkpoint_latest.pth", weights_only=True)
-        generator = ganns.Generator(feature_maps=feature_maps)
-        generator.load_state_dict(checkpoint["generator_state_dict"])
-        generator.eval()
+class Verdict:
+    """The judge's view of a set of images against held-out real faces: FD, coverage and validity."""
+
+    def __init__(self, real_faces, cached=True, epochs=4, held_out=HELD_OUT):
+        self.judge = face_judge(real_faces, cached, epochs)
+        half = len(held_out) // 2  # one half is the reference, the other measures the judge and the floor
+        self.real, self.real_b = self.look(faces(held_out[:half])), self.look(faces(held_out[half:]))
+        truth = labels(held_out[half:])
+        accuracy = {name: (self.real_b["predicted"][name] == truth[name]).float().mean().item() for name in ATTRIBUTES}
+        self.reliable = [name for name, share in accuracy.items() if share >= 0.95]
+        print("  judge's accuracy on held-out faces: " + ", ".join(f"{n} {a:.1%}" for n, a in accuracy.items()))
+
+    def look(self, images):
         with torch.no_grad():
-            fake = generator(torch.randn(2000, 100, 1, 1, generator=torch.Generator().manual_seed(7)))
-        distance = frechet_distance(features(fake, extractor) / scale, real_features)
-        local = local or distance
-        report(f"FD after {images:,} images: {name}", f"{distance:.3g} ({distance / local:.2f} × local)",
-               "distributed within 1.25 × local")
-        grids.append(out / "samples" / f"step_{steps:06d}.png")
-    side_by_side = HERE / "out" / "bench_learning.png"
-    side_by_side.parent.mkdir(exist_ok=True)
+            parts = [self.judge(images[i:i + 500]) for i in range(0, len(images), 500)]
+        probabilities = {name: torch.cat([F.softmax(p[1][name], 1) for p in parts]) for name in ATTRIBUTES}
+        face = torch.cat([torch.sigmoid(p[1]["face"].view(-1)) for p in parts])
+        return {"features": torch.cat([p[0] for p in parts]).double(), "probabilities": probabilities, "face": face,
+                "predicted": {name: p.argmax(1) for name, p in probabilities.items()}}
+
+    def coverage(self, seen):
+        """The share of attribute values, and of PAIRS' value pairs, seen at least COVERED x their real frequency."""
+        def frequencies(predicted, names):
+            codes = torch.zeros(len(predicted[names[0]]), dtype=torch.long)
+            for name in names:
+                codes = codes * ATTRIBUTES[name] + predicted[name]
+            return torch.bincount(codes, minlength=math.prod(ATTRIBUTES[n] for n in names)).double() / len(codes)
+        shares = {}
+        for kind, groups in (("values", [[n] for n in ATTRIBUTES]), ("pairs", [list(p) for p in PAIRS])):
+            hit = total = 0
+            for names in groups:
+                real, fake = frequencies(self.real["predicted"], names), frequencies(seen["predicted"], names)
+                present = real > 0.005  # combinations real faces show
+                hit += int((fake[present] >= COVERED * real[present]).sum())
+                total += int(present.sum())
+            shares[kind] = hit / total
+        return shares
+
+    def __call__(self, images):
+        seen = self.look(images)
+        confident = torch.stack([seen["face"] >= CONFIDENT] +
+                                [seen["probabilities"][n].max(1).values >= CONFIDENT for n in self.reliable]).all(0)
+        return {"fd": frechet_distance(seen["features"], self.real["features"]), **self.coverage(seen),
+                "valid": confident.float().mean().item()}
+
+
+def samples(generator, count=2000, seed=7):
+    """`count` images from fixed noise, in eval mode as users draw them."""
+    generator.eval()
+    with torch.no_grad():
+        noise = torch.randn(count, generator.latent_dim, 1, 1, generator=torch.Generator().manual_seed(seed))
+        images = torch.cat([generator(noise[i:i + 500]) for i in range(0, count, 500)])
+    generator.train()
+    return images.float().contiguous()
+
+
+def curves_picture(traces, path, width=900, row_height=150):
+    """D(x) and D(G(z)) against images, one row per variant, as a PNG: the square wave shows at a glance."""
+    from PIL import Image, ImageDraw
+    sheet = Image.new("RGB", (width, row_height * len(traces)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (name, trace) in enumerate(traces.items()):
+        top, last = row * row_height, trace[-1][0]
+        def point(images, value):
+            return 40 + (width - 50) * images / last, top + 20 + (row_height - 35) * (1 - value)
+        for level in (0.0, 0.5, 1.0):
+            draw.line([point(0, level), point(last, level)], fill=(225, 225, 225))
+        for column, colour in ((1, (40, 90, 200)), (2, (220, 80, 40))):
+            draw.line([point(t[0], t[column]) for t in trace], fill=colour, width=1)
+        draw.text((40, top + 3), f"{name}: D(x) blue, D(G(z)) red, 0 to 1, over {last:,} images", fill="black")
+    sheet.save(path)
+
+
+def side_by_side(grids, path):
+    """Sample grids left to right, 8 pixels apart."""
     from PIL import Image
     pictures = [Image.open(g) for g in grids]
-    sheet = Image.new("RGB", (sum(p.width + 8 for p in pictures), pictures[0].height), "white")
+    sheet = Image.new("RGB", (sum(p.width + 8 for p in pictures) - 8, pictures[0].height), "white")
     for i, p in enumerate(pictures):
         sheet.paste(p, (i * (p.width + 8), 0))
-    sheet.save(side_by_side)
-    print(f"  grids side by side (left to right as above): {side_by_side}")
+    sheet.save(path)
+
+
+def tutorial_steps(models, optimizers, faces_tensor, seed, batch_size=128):
+    """The PyTorch DCGAN tutorial's loop on our models and data, the reference for every learning figure:
+    (1) a step of D on a real and a fake batch, then (2) a step of G through the D just updated."""
+    generator, discriminator = models
+    optimizer_g, optimizer_d = optimizers
+    shuffle, noise = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    images = 0
+    while True:
+        for batch in torch.randperm(len(faces_tensor), generator=shuffle).split(batch_size):
+            real = faces_tensor[batch].contiguous(memory_format=torch.channels_last)
+            ones, zeros = torch.ones(len(batch)), torch.zeros(len(batch))
+            fake = generator(torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise))
+            # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
+            d_real, d_fake = discriminator(real), discriminator(fake.detach())
+            loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+            optimizer_d.zero_grad()
+            loss_d.backward()
+            optimizer_d.step()
+            # (2) Update G: maximize log(D(G(z))), through the updated D
+            loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+            optimizer_g.zero_grad()
+            loss_g.backward()
+            optimizer_g.step()
+            images += len(batch)
+            yield {"images": images, "d_real": torch.sigmoid(d_real).mean().item(),
+                   "d_fake": torch.sigmoid(d_fake).mean().item()}
+
+
+def saturated(trace, after=6400):
+    """The share of steps past the first `after` images (the tutorial's step 50) with D(G(z)) outside [0.01, 0.99]."""
+    late = [d_fake for images, _, d_fake in trace if images > after]
+    return sum(not 0.01 <= d <= 0.99 for d in late) / max(len(late), 1)
+
+
+def print_verdict(name, images, verdict, trace):
+    print(f"  {name:<44} {images:>7,} images: FD {verdict['fd']:7.1f}, coverage {verdict['values']:.0%} of values, "
+          f"{verdict['pairs']:.0%} of pairs, valid {verdict['valid']:.0%}, D(G(z)) saturated on "
+          f"{saturated(trace):.0%} of steps", flush=True)
+
+
+def judged(name, steps, generator, judge, images, every=10_000):
+    """Take `steps` (each step's stats) up to `images`, judging the generator every `every` images."""
+    trace, verdicts, due = [], [], every
+    for stats in steps:
+        trace.append((stats["images"], stats["d_real"], stats["d_fake"]))
+        if stats["images"] >= min(due, images):
+            verdicts.append((stats["images"], judge(samples(generator))))
+            print_verdict(name, *verdicts[-1], trace)
+            due += every
+        if stats["images"] >= images:
+            break
+    return {"trace": trace, "verdicts": verdicts}
+
+
+
+
+def project_steps(faces_tensor, feature_maps, seed, argv=()):
+    """This project's recipe on one machine (coordinator.py --local): the models and each step's stats.
+    "--ttur" (bench only) gives D and G the two time-scale learning rates, https://arxiv.org/abs/1706.08500."""
+    args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--seed", str(seed),
+                                   "--epochs", "1000", *[a for a in argv if a != "--ttur"]])
+    models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
+    optimizers = ganns.build_optimizers(*models)
+    if "--ttur" in argv:
+        for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
+            optimizer.param_groups[0]["lr"] = lr
+    return models, coordinator.local_steps(args, faces_tensor, models, optimizers)
+
+
+def distributed_steps(server, feature_maps, seed, argv, generator):
+    """The README's command, coordinator and two workers, with `argv` added: each step's stats from the
+    database, with `generator` holding that step's published weights. The run stops when the loop does."""
+    url = new_database(server, "bench_learning")
+    out = tempfile.mkdtemp()
+    run = subprocess.Popen([sys.executable, str(HERE / "coordinator.py"), "--local-workers", "2", "--out", out,
+                            "--feature-maps", str(feature_maps), "--seed", str(seed), "--epochs", "1000", *argv],
+                           env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn, seen = ganns.connect(url, "bench"), 0
+    try:
+        while run.poll() is None:
+            time.sleep(0.5)
+            if ganns.read_run(conn) is None:  # the coordinator is still setting up
+                continue
+            for row in ganns.execute(conn, "SELECT step, images, d_real, d_fake FROM steps WHERE step > %(seen)s "
+                                           "ORDER BY step", {"seen": seen}):
+                seen, blob = row["step"], ganns.read_weights(conn, row["step"])
+                if blob:  # None once replaced: the generator keeps the version before
+                    generator.load_state_dict(ganns.from_blob(blob)["generator"])
+                yield {"images": row["images"], "d_real": row["d_real"], "d_fake": row["d_fake"]}
+        raise RuntimeError(f"the coordinator stopped early (exit {run.returncode})")
+    finally:
+        conn.close()
+        run.send_signal(signal.SIGINT)  # it stops its workers too
+        run.wait(timeout=120)
+
+
+def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
+    """One learning run of a variant (name, kind, coordinator options), judged every 10,000 images."""
+    name, kind, argv = variant
+    if kind == "tutorial":
+        models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
+        steps = tutorial_steps(models, ganns.build_optimizers(*models), faces_tensor, seed)
+    elif kind == "local":
+        models, steps = project_steps(faces_tensor, feature_maps, seed, argv)
+    else:
+        models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
+        steps = distributed_steps(server, feature_maps, seed, argv, models[0])
+    result = judged(name, steps, models[0], judge, images)
+    steps.close()  # a distributed run stops here
+    result["grid"] = samples(models[0], 64, seed=1234)
+    return result
+
+
+def show_learning(results, prefix):
+    """The final verdicts as rows of the table, the grids side by side and the D(x), D(G(z)) curves."""
+    folder = HERE / "out"
+    folder.mkdir(exist_ok=True)
+    grids = []
+    for name, result in results.items():
+        images, verdict = result["verdicts"][-1]
+        report(f"{prefix}: {name}", f"FD {verdict['fd']:.0f}, values {verdict['values']:.0%}, pairs {verdict['pairs']:.0%}, "
+                                    f"valid {verdict['valid']:.0%}, saturated {saturated(result['trace']):.0%}")
+        grids.append(folder / f"{prefix}_{len(grids)}.png")
+        torchvision.utils.save_image(result["grid"], grids[-1], nrow=8, normalize=True, value_range=(-1, 1))
+    side_by_side(grids, folder / f"bench_{prefix}.png")
+    curves_picture({name: result["trace"] for name, result in results.items()}, folder / f"bench_{prefix}_curves.png")
+    print(f"  grids side by side, left to right as listed: {folder / f'bench_{prefix}.png'}; "
+          f"curves: {folder / f'bench_{prefix}_curves.png'}")
+
+
+def bench_learning_runs(server, variants, feature_maps, images, seeds, prefix):
+    print(f"{prefix}: {images:,} images, feature maps {feature_maps}, built-in faces, seeds {list(seeds)}; "
+          f"judged on 2,000 samples against 2,000 held-out faces")
+    faces_tensor = faces(range(ganns.BUILTIN_SIZE))  # drawn once: redrawing them would cost more than the training
+    judge = Verdict(faces_tensor)
+    floor = judge(faces(HELD_OUT[len(HELD_OUT) // 2:]))
+    print_verdict("real faces against real faces (the floor)", 0, floor, [])
+    report(f"{prefix}: real faces against real faces (the floor)",
+           f"FD {floor['fd']:.0f}, values {floor['values']:.0%}, pairs {floor['pairs']:.0%}, valid {floor['valid']:.0%}")
+    for seed in seeds:
+        results = {name: run_variant(server, faces_tensor, judge, (name, kind, argv), feature_maps, images, seed)
+                   for name, kind, argv in variants}
+        show_learning(results, f"{prefix}_seed{seed}")
+
+
+# The README's targets, at full size: the tutorial's recipe beside the README's first command and a class's setting.
+LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
+            ("ours: coordinator.py --local-workers 2", "distributed", []),
+            ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"])]
+
+# What makes the dynamics flip, at feature maps 32 (4 times faster): simultaneous updates (--lookahead 0)
+# against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
+DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
+            ("simultaneous (--lookahead 0), 2 units a step", "local", ["--lookahead", "0"]),
+            ("simultaneous, 1 unit a step", "local", ["--lookahead", "0", "--units-per-step", "1"]),
+            ("simultaneous, 4 units a step", "local", ["--lookahead", "0", "--units-per-step", "4"]),
+            ("simultaneous, 16 units a step", "local", ["--lookahead", "0", "--units-per-step", "16"]),
+            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", ["--lookahead", "0", "--ttur"]),
+            ("simultaneous, distributed, staleness 1", "distributed", ["--lookahead", "0"]),
+            ("lookahead 2e-4 (the default), 2 units a step", "local", []),
+            ("lookahead 1e-3, 2 units a step", "local", ["--lookahead", "1e-3"]),
+            ("lookahead, 16 units a step", "local", ["--units-per-step", "16"]),
+            ("lookahead, distributed, staleness 0", "distributed", ["--max-staleness", "0"]),
+            ("lookahead, distributed, staleness 1", "distributed", [])]
 
 
 # ---------------------------------------------------------------------------
@@ -489,12 +798,15 @@ def bench_soak(server, steps=1000):
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "class", "wake", "soak"]
+SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "wake", "soak"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--variants", nargs="+", default=[], metavar="WORDS",
+                        help="learning and dynamics: only the variants whose names contain one of these")
+    parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_step:
@@ -513,8 +825,13 @@ def main():
                     bench_class(server, units_per_step)
             elif section in ("worker", "end2end"):
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
+            elif section in ("learning", "dynamics"):
+                variants = LEARNING if section == "learning" else DYNAMICS
+                chosen = [v for v in variants if not args.variants or any(w in v[0] for w in args.variants)]
+                bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
+                                    range(1, args.seeds + 1), section)
             else:
-                {"wire": bench_wire, "step": bench_step, "learning": bench_learning,
+                {"wire": bench_wire, "step": bench_step,
                  "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")

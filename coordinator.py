@@ -56,6 +56,8 @@ def parse_args(argv=None):
                         help="step once this many gradients are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
                         help="use gradients computed on weights up to this many versions old")
+    parser.add_argument("--lookahead", type=ganns.non_negative, default=ganns.LOOKAHEAD,
+                        help="G learns against D moved this far ahead by its own gradient (0: both on the same D)")
     parser.add_argument("--gradient-dtype", choices=["bfloat16", "float32"], default=ganns.GRADIENT_DTYPE,
                         help="how workers send gradients: bfloat16 is half the bytes")
     parser.add_argument("--weights-dtype", choices=["float16", "float32"], default=ganns.WEIGHTS_DTYPE,
@@ -351,27 +353,35 @@ class Progress:
 
 def train_locally(args):
     dataset = ganns.open_dataset(args.data, args.max_images)
-    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed)
+    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
+                              lookahead=args.lookahead)
     device = ganns.pick_device()
     models = ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(*models)
-    progress = Progress(args, config, models, optimizers, 0)
+    progress, stats = Progress(args, config, models, optimizers, 0), None
     log.info("training locally on %s: %s images, feature maps %d, on %s",
              dataset.name, f"{len(dataset):,}", args.feature_maps, device)
-    step, images_so_far, stats = 0, 0, None
+    for stats in local_steps(args, dataset, models, optimizers, device):
+        progress.report(stats)
+    progress.finish(stats)
+
+
+def local_steps(args, dataset, models, optimizers, device="cpu"):
+    """The distributed run's steps on one machine, each step's stats as it is taken: the same units,
+    the same gradients, the same average and the same Adam step, with a loop where the database would be."""
+    step, images_so_far = 0, 0
     for epoch in range(1, args.epochs + 1):
         units = ganns.epoch_units(len(dataset), args.unit_size, epoch, args.seed)
         for start in range(0, len(units), args.units_per_step):
             if args.steps and step >= args.steps:
-                break
+                return
             batch = units[start:start + args.units_per_step]
-            parts = ((ganns.unit_gradients(*models, dataset, u, device=device), len(u["indices"])) for u in batch)
+            parts = ((ganns.unit_gradients(*models, dataset, u, device=device, lookahead=args.lookahead),
+                      len(u["indices"])) for u in batch)
             average, images = ganns.average_units(parts)
             ganns.apply_step(*models, optimizers, average)
             step, images_so_far = step + 1, images_so_far + images
-            stats = {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
-            progress.report(stats)
-    progress.finish(stats)
+            yield {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +400,7 @@ def start_or_resume(conn, args):
     """The run in the database, resumed; or a new one if there is none or --reset was given."""
     dataset = ganns.open_dataset(args.data, args.max_images)
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              args.gradient_dtype, args.weights_dtype)
+                              args.gradient_dtype, args.weights_dtype, args.lookahead)
     models = ganns.build_models(config)
     optimizers = ganns.build_optimizers(*models)
     run = ganns.read_run(conn)

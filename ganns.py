@@ -58,6 +58,7 @@ FEATURE_MAPS = 64         # width of both networks (ngf = ndf in the tutorial)
 IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
 LEARNING_RATE = 2e-4      # Adam, both networks
 BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
+LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
 
 # PLUMBING: how the work is cut up and shared out.
 UNIT_SIZE = 64            # images in one work unit
@@ -181,11 +182,12 @@ def build_optimizers(generator, discriminator):
 
 
 def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,
-               weights_dtype=WEIGHTS_DTYPE):
+               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD):
     """What the coordinator and every worker must agree on; stored in the run row."""
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
-            "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype}
+            "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
+            "lookahead": lookahead}
 
 
 # ---------------------------------------------------------------------------
@@ -402,7 +404,7 @@ def epoch_units(num_images, unit_size, epoch, seed):
 # database in between.
 # ---------------------------------------------------------------------------
 
-def minibatch_gradients(generator, discriminator, real, noise):
+def minibatch_gradients(generator, discriminator, real, noise, lookahead=LOOKAHEAD):
     """ALGO: the gradients of D's and G's losses on one mini-batch, and the numbers to log.
 
     Discriminator: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
@@ -414,9 +416,17 @@ def minibatch_gradients(generator, discriminator, real, noise):
     discriminator's gradient (the predecessor's bug) and nothing accumulates
     in .grad between mini-batches.
 
-    Unlike the tutorial, which steps D before computing G's gradient, both
-    gradients here come from the same weights ("simultaneous" updates): that
-    is what lets one work unit give both, on one published version.
+    The tutorial steps D before it computes G's gradient ("alternating"
+    updates), so G always learns against the D that has just reacted to its
+    fakes. Taking both gradients from the same D instead ("simultaneous")
+    lets one work unit give both on one published version, but it spirals:
+    each network chases where the other was, the swings grow until D(G(z))
+    jumps between 0 and 1, and G collapses to one blob (README: what the
+    dynamics were). So G's gradient is taken through D as it will be after
+    its step: D's weights moved `lookahead` against the sign of their own
+    gradient, about what an Adam step moves each weight (an unrolled GAN of
+    one step, https://arxiv.org/abs/1611.02163, without differentiating
+    through the unrolling). lookahead=0 gives the simultaneous updates.
     """
     ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
@@ -427,8 +437,11 @@ def minibatch_gradients(generator, discriminator, real, noise):
     loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
     grads_d = torch.autograd.grad(loss_d, list(discriminator.parameters()))
 
-    # Generator: the fakes again, this time with the graph through G kept.
-    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+    # Generator: the fakes again, this time with the graph through G kept,
+    # judged by D one step ahead. functional_call runs D with those weights
+    # in place of its own, which stay as they are.
+    ahead = {name: p.detach() - lookahead * g.sign() for (name, p), g in zip(discriminator.named_parameters(), grads_d)}
+    loss_g = F.binary_cross_entropy_with_logits(torch.func.functional_call(discriminator, ahead, (fake,)), ones)
     grads_g = torch.autograd.grad(loss_g, list(generator.parameters()))
 
     metrics = {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
@@ -436,7 +449,8 @@ def minibatch_gradients(generator, discriminator, real, noise):
     return grads_g, grads_d, metrics
 
 
-def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None):
+def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
+                   lookahead=LOOKAHEAD):
     """The mean gradient of a work unit, whatever mini-batch size the worker uses.
 
     Returns {"grads": ..., "buffers": ..., "metrics": ...}, all per-image means
@@ -458,7 +472,7 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
         batch = indices[start:start + batch_size]
         real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
         noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
-        grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise)
+        grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise, lookahead)
         weight = len(batch) / total  # mean over images, not over mini-batches
         for name, g in zip(grads, grads_g + grads_d):
             grads[name] += g * weight
@@ -1182,6 +1196,17 @@ def whole_number(low, high=None):
             raise argparse.ArgumentTypeError(f"must be {limits}, not {value}")
         return value
     return parse
+
+
+def non_negative(text):
+    """An argparse type: a number 0 or more, or one line saying what is wrong."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def setup_logging(name):

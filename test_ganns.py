@@ -11,6 +11,7 @@ own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 core
 import atexit
 import concurrent.futures
 import contextlib
+import copy
 import html.parser
 import io
 import logging
@@ -274,8 +275,9 @@ def test_an_epoch_uses_every_image_exactly_once():
 # Gradients: the distributed computation equals the plain local one.
 # ---------------------------------------------------------------------------
 
-def tutorial_gradients(generator, discriminator, real, noise):
-    """One mini-batch the PyTorch tutorial's way: .backward() and .grad, losses kept apart."""
+def plain_gradients(generator, discriminator, real, noise, lookahead=ganns.LOOKAHEAD):
+    """One mini-batch the PyTorch tutorial's way, .backward() and .grad, losses kept apart; G's loss
+    through a copy of D that took the lookahead step: each weight moved `lookahead` against its gradient's sign."""
     criterion = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
     discriminator.zero_grad()
@@ -283,10 +285,35 @@ def tutorial_gradients(generator, discriminator, real, noise):
     fake = generator(noise)
     criterion(discriminator(fake.detach()), zeros).backward()
     grads_d = [p.grad.clone() for p in discriminator.parameters()]
+    ahead = copy.deepcopy(discriminator)
+    with torch.no_grad():
+        for p, g in zip(ahead.parameters(), grads_d):
+            p -= lookahead * g.sign()
     generator.zero_grad()
-    criterion(discriminator(fake), ones).backward()
+    criterion(ahead(fake), ones).backward()
+    with torch.no_grad():  # its BatchNorm statistics saw the fakes a second time, as D's own do in ganns
+        for mine, its in zip(discriminator.buffers(), ahead.buffers()):
+            mine.copy_(its)
     grads_g = [p.grad.clone() for p in generator.parameters()]
     return grads_g + grads_d
+
+
+def test_the_generator_learns_against_the_discriminator_one_step_ahead():
+    """ganns' gradients equal the plain computation above, for lookahead 0 (simultaneous) and the default;
+    and the lookahead changes G's gradient, not D's."""
+    real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
+    results = {}
+    for lookahead in (0.0, ganns.LOOKAHEAD, 10 * ganns.LOOKAHEAD):
+        models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
+        grads_g, grads_d, _ = ganns.minibatch_gradients(*models, real, noise, lookahead)
+        models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
+        expected = plain_gradients(*models, real, noise, lookahead)
+        for got, want in zip(grads_g + grads_d, expected):
+            assert torch.allclose(got, want, rtol=1e-4, atol=1e-7)
+        results[lookahead] = (grads_g, grads_d)
+    for lookahead in (ganns.LOOKAHEAD, 10 * ganns.LOOKAHEAD):
+        assert all(torch.equal(a, b) for a, b in zip(results[0.0][1], results[lookahead][1]))
+        assert not all(torch.allclose(a, b) for a, b in zip(results[0.0][0], results[lookahead][0]))
 
 
 def test_distributed_step_equals_local_computation():
@@ -317,7 +344,7 @@ def test_distributed_step_equals_local_computation():
             batch = unit["indices"][i:i + batch_size]
             noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
             real = torch.stack([dataset[j] for j in batch])
-            for total, g in zip(total_grads, tutorial_gradients(reference_g, reference_d, real, noise)):
+            for total, g in zip(total_grads, plain_gradients(reference_g, reference_d, real, noise)):
                 total += g * len(batch) / 20
         for name, b in ganns.named_buffers({"generator": reference_g, "discriminator": reference_d}).items():
             buffers[name] = buffers.get(name, 0) + b * len(unit["indices"]) / 20
@@ -1406,6 +1433,52 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
     checkpoint = torch.load(folder / "out" / "checkpoint_latest.pth", weights_only=True)
     for name, value in namespace["generator"].state_dict().items():
         assert torch.equal(value, checkpoint["generator_state_dict"][name])
+
+
+# ---------------------------------------------------------------------------
+# The learning judge (bench.py): it must know the faces it judges.
+# ---------------------------------------------------------------------------
+
+def pixel(face, x, y):
+    """The RGB (0-255) of picture `face` at the point (x, y), in the [0, 1] coordinates draw_face paints in."""
+    column, row = round(x * ganns.IMAGE_SIZE), round(y * ganns.IMAGE_SIZE)
+    return ((face[:, row, column] + 1) / 2 * 255).tolist()
+
+
+def test_face_attributes_are_what_draw_face_paints():
+    """Points each part covers whatever else is drawn: background, shirt, skin, hair cap, long hair beside the neck."""
+    long_hair = 0
+    for index in range(100):
+        face, drawn = ganns.face_attributes(index), ganns.draw_face(index)
+        cx, cy, width, height = face["cx"], face["cy"], face["width"], face["height"]
+        corner = [min(255, max(0, c + (0 - 0.5) * face["shading"] * 255)) for c in face["background_rgb"]]
+        beside_neck = pixel(drawn, cx + width + 0.05, cy + 0.15)
+        expected = {"background": (pixel(drawn, 0, 0), corner),
+                    "shirt": (pixel(drawn, 0.5 - 0.35, 63 / 64), face["shirt_rgb"]),
+                    "skin": (pixel(drawn, cx - 0.15, cy + 0.10), face["skin_rgb"]),
+                    "hair": (pixel(drawn, cx, cy - 0.8 * height), face["hair_rgb"])}
+        for part, (got, want) in expected.items():
+            assert np.allclose(got, want, atol=0.01), (index, part, got, want)
+        side = face["hair_rgb"] if face["long_hair"] else pixel(drawn, 1 - 1 / 64, cy + 0.15)
+        assert np.allclose(beside_neck, side, atol=0.01 if face["long_hair"] else 3), (index, "long_hair")
+        long_hair += face["long_hair"]
+        for palette, name in ((ganns.BACKGROUNDS, "background"), (ganns.SKIN, "skin"), (ganns.HAIR, "hair"),
+                              (ganns.SHIRTS, "shirt")):
+            assert max(abs(a - b) for a, b in zip(face[f"{name}_rgb"], palette[face[name]])) <= 20
+    assert 25 <= long_hair <= 55  # drawn with probability 0.4
+
+
+def test_the_judge_puts_real_faces_far_closer_to_each_other_than_to_one_blob():
+    """A judge trained for seconds already tells real faces from a generator that draws one blob."""
+    import bench
+    torch.manual_seed(0)
+    real = bench.faces(range(1500))
+    judge = bench.Verdict(real, cached=False, epochs=1, held_out=range(30_000, 31_000))
+    floor = judge(bench.faces(range(31_000, 31_500)))
+    blob = judge(real[:500].mean(0, keepdim=True).repeat(500, 1, 1, 1))  # the average face, for every z
+    assert floor["values"] == 1.0 and floor["pairs"] > 0.9
+    assert blob["values"] < 0.4 and blob["pairs"] < 0.2 and blob["valid"] < 0.1
+    assert blob["fd"] > 10 * floor["fd"]
 
 
 # ---------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def compute_unit(args, config, models, dataset, unit, device, stop=None):
         if stop is not None and stop.is_set():
             raise LeaseLost()
 
-    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=check_stop)
+    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=check_stop,
+                                  lookahead=config.get("lookahead", 0.0))  # (runs from before it: 0)
     return ganns.gradient_blob(result, config["gradient_dtype"])
 
 
