@@ -662,7 +662,7 @@ GANNs with friends: a class's computers share the work through a PostgreSQL data
 | final Loss_D / Loss_G | {loss_d:.3f} / {loss_g:.3f} |
 | final D(x) / D(G(z)) | {d_real:.3f} / {d_fake:.3f} |
 | generator | feature maps {feature_maps}, {parameters:,} parameters, latent dimension 100 |
-| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, {unit_size} images per work unit |
+| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, G against D one step ahead (lookahead {lookahead}), {unit_size} images per work unit |
 | exported | {date} |
 {leaderboard}
 The same 64 noise vectors, drawn every few steps over the run:
@@ -747,7 +747,7 @@ def model_card(checkpoint, last, workers):
         images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
         worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
-        feature_maps=config["feature_maps"], unit_size=config["unit_size"],
+        feature_maps=config["feature_maps"], unit_size=config["unit_size"], lookahead=config.get("lookahead", 0),
         parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),
         leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")
 
