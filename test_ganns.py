@@ -115,12 +115,58 @@ def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SI
     return ganns.upload_gradient(conn, unit, name, compute(conn, run, unit, batch_size))
 
 
+_started = []  # processes and servers a test started, stopped when it ends (teardown_function)
+
+
 def script(name, *args, url=None, cwd=None):
-    """Start coordinator.py or worker.py as a real process."""
+    """Start coordinator.py or worker.py as a real process, in a process group of its own
+    so that the test's end can kill it and the workers it started."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(HERE / name), *args] + (["--db", url] if url else [])
-    return subprocess.Popen(command, cwd=cwd or scratch_dir(), env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=cwd or scratch_dir(), env=env, text=True, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _started.append(process)
+    return process
+
+
+def teardown_function(function=None):
+    """After every test, passed or failed (pytest calls it, and so does main()): nothing it started lives on."""
+    while _started:
+        thing = _started.pop()
+        if isinstance(thing, subprocess.Popen):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(thing.pid, signal.SIGKILL)
+            thing.communicate()
+        else:
+            thing.stop()  # an embedded PostgreSQL of the test's own
+
+
+def output_lines(process):
+    """The process's output, as a list that a thread keeps filling: read it without ever blocking."""
+    lines = []
+
+    def read():
+        for line in process.stdout:
+            lines.append(line)
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def within(seconds, function, *args):
+    """function(*args), run in a thread: its result, or its exception; an AssertionError if it takes
+    longer than `seconds` (a loop that never ends must fail the test, not hang the suite)."""
+    result = concurrent.futures.Future()
+
+    def run():
+        try:
+            result.set_result(function(*args))
+        except BaseException as error:
+            result.set_exception(error)
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        return result.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        raise AssertionError(f"{function.__name__} did not return within {seconds} s") from None
 
 
 def wait_for(condition, timeout=60, what="condition"):
@@ -213,27 +259,56 @@ def test_generator_in_eval_mode_draws_like_training_mode():
 # The data.
 # ---------------------------------------------------------------------------
 
-def test_builtin_faces_are_distinct_deterministic_and_in_range():
+# Three built-in faces as every machine must draw them, in 8-bit units (0-255): each channel's mean, then
+# the grey level of each 16 x 16 block, row by row. Averages move by far less than one unit between
+# machines (float rounding); any change to the drawing moves some by several.
+FACES = {
+    0: ([165.3, 120.8, 106.8], [205.5, 137.3, 135.8, 205.4, 170.6, 79.6, 79.5, 168.4,
+                                142.0, 90.0, 90.1, 139.9, 157.0, 70.0, 70.7, 153.7]),
+    123: ([162.0, 164.4, 149.3], [196.5, 134.0, 115.2, 191.9, 183.6, 118.8, 116.9, 166.1,
+                                  163.3, 202.1, 204.6, 154.5, 179.6, 114.0, 153.2, 142.5]),
+    19_999: ([211.3, 153.7, 153.3], [198.6, 133.6, 136.1, 200.1, 183.6, 165.0, 165.5, 184.7,
+                                     166.4, 213.7, 214.7, 166.0, 154.8, 164.8, 159.1, 157.5]),
+}
+
+
+def test_builtin_faces_are_the_same_pictures_on_every_machine():
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
-    assert len(dataset) >= 10_000
+    assert len(dataset) == 20_000  # the README's number
+    for index, (channels, blocks) in FACES.items():
+        eight_bit = (dataset[index].double() + 1) * 127.5
+        assert torch.allclose(eight_bit.mean((1, 2)), torch.tensor(channels, dtype=torch.double), atol=1), index
+        grey = eight_bit.mean(0).reshape(4, 16, 4, 16).mean((1, 3)).flatten()
+        assert torch.allclose(grey, torch.tensor(blocks, dtype=torch.double), atol=1), (index, grey)
+
+
+def test_builtin_faces_are_distinct_and_in_range():
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
     faces = torch.stack([dataset[i] for i in range(300)])
     assert faces.shape == (300, 3, 64, 64) and faces.min() >= -1 and faces.max() <= 1
     assert len({face.numpy().tobytes() for face in faces}) == 300
-    assert torch.equal(dataset[123], ganns.draw_face(123))
     assert faces.std(dim=0).mean() > 0.2  # varied, not one face with noise
 
 
 def write_celeba_zip(path, count):
-    """A small stand-in for img_align_celeba.zip: 178x218 JPEGs, red in the middle, blue at the edges."""
+    """A small stand-in for img_align_celeba.zip: 178 x 218 JPEGs, each its own picture. Blue, with a
+    middle square whose red level says which image it is (255 - 20 x i), and green bands along the top
+    and bottom 15 rows, which the centre crop cuts off (resized to 64 x 78, rows 7 to 70 are kept)."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("img_align_celeba/", "")
         for i in range(count):
             pixels = np.zeros((218, 178, 3), np.uint8)
             pixels[..., 2] = 255
-            pixels[80:140, 60:120] = (255, 0, 0)
+            pixels[:15] = pixels[-15:] = (0, 255, 0)
+            pixels[80:140, 60:120] = (255 - 20 * i, 0, 0)
             buffer = io.BytesIO()
-            Image.fromarray(pixels).save(buffer, format="JPEG")
+            Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
             archive.writestr(f"img_align_celeba/{i + 1:06d}.jpg", buffer.getvalue())
+
+
+def red_level(image):
+    """The middle square's red, 0-255: which image of write_celeba_zip this is."""
+    return round((image[0, 32, 32].item() + 1) * 127.5)
 
 
 def test_celeba_zip_is_read_in_place_in_several_processes():
@@ -241,23 +316,28 @@ def test_celeba_zip_is_read_in_place_in_several_processes():
     write_celeba_zip(path, 6)
     dataset = ganns.open_dataset(str(path))
     assert dataset.name == "img_align_celeba.zip" and len(dataset) == 6
-    image = dataset[0]
-    assert image.shape == (3, 64, 64)
-    assert image[0, 32, 32] > 0.9 and image[2, 32, 32] < -0.9  # the red middle stays in the middle
-    assert image[2, 0, 32] > 0.9 and image[0, 0, 32] < -0.9  # blue above it: resized, not squashed
-    # Two worker processes of a DataLoader, each with its own handle on the zip.
+    images = [dataset[i] for i in range(6)]
+    assert all(image.shape == (3, 64, 64) for image in images)
+    levels = [red_level(image) for image in images]
+    assert all(abs(level - (255 - 20 * i)) <= 3 for i, level in enumerate(levels)), levels  # each its own, in order
+    image = images[0]
+    assert image[0, 32, 32] > 0.9 and image[2, 32, 32] < -0.9  # the red middle stays in the middle...
+    assert image[2, 0, 32] > 0.9 and image[2, 63, 32] > 0.9  # ...with blue above and below it:
+    assert image[1].max() < -0.5  # no green band: centre-cropped, neither squashed nor cut from the top
+    # Two worker processes of a DataLoader, each with its own handle on the zip, read the same pictures.
     loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2)
-    assert torch.cat(list(loader)).shape == (6, 3, 64, 64)
+    assert torch.equal(torch.cat(list(loader)), torch.stack(images))
 
 
 def test_folder_of_images_and_max_images():
     folder = scratch_dir()
+    (folder / "0-notes.txt").write_text("not an image")  # sorts first: the extension filter must leave it out
     for i, size in enumerate([(100, 80), (64, 64), (300, 200)]):
         Image.new("RGB", size, (0, 255, 0)).save(folder / f"{i}.png")
-    (folder / "notes.txt").write_text("not an image")
-    dataset = ganns.open_dataset(str(folder), max_images=2)
-    assert len(dataset) == 2 and dataset.name == folder.name
-    assert dataset[1].shape == (3, 64, 64) and dataset[1][1].min() == 1.0
+    dataset = ganns.open_dataset(str(folder))
+    assert len(dataset) == 3 and dataset.name == folder.name
+    assert all(dataset[i].shape == (3, 64, 64) and dataset[i][1].min() == 1.0 for i in range(3))
+    assert len(ganns.open_dataset(str(folder), max_images=2)) == 2
 
 
 def test_an_epoch_uses_every_image_exactly_once():
@@ -711,7 +791,7 @@ def test_ctrl_c_during_a_copy_stays_ctrl_c():
 def test_wrong_database_url_is_one_clear_line():
     run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db",
                           "postgresql://nobody:secret@127.0.0.1:1/nothing"], capture_output=True, text=True, timeout=60)
-    assert run.returncode != 0
+    assert run.returncode == 1  # the README's exit status for "cannot go on"
     assert run.stderr.strip().startswith("cannot connect to nobody@127.0.0.1/nothing")
     assert "Traceback" not in run.stderr and "secret" not in run.stderr
 
@@ -1190,7 +1270,8 @@ def test_a_corrupt_image_in_the_zip_is_skipped_with_a_warning():
     assert len(dataset) == 4 and dataset.files[1] == "img_align_celeba/000001b.jpg"
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": TINY})
     with captured_log() as lines:
-        assert torch.equal(dataset[1], dataset[2])  # the next image instead, the same on every machine
+        assert torch.equal(dataset[1], dataset[2])  # the next image instead, the same on every machine...
+        assert [red_level(dataset[i]) != red_level(dataset[1]) for i in (0, 3)] == [True, True]  # ...not another
         ganns.unit_gradients(*models, dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1})  # training goes on
     assert len(lines) == 2 and all("cannot read img_align_celeba/000001b.jpg" in line for line in lines)
     assert lines[0].endswith("using the next image instead")
@@ -1421,10 +1502,12 @@ def main():
         try:
             test()
             print(f"ok    {name} ({time.monotonic() - started:.1f} s)", flush=True)
-        except Exception:
+        except (Exception, SystemExit):  # a SystemExit from the code under test fails that test, not the run
             failed.append(name)
             print(f"FAIL  {name}", flush=True)
             traceback.print_exc()
+        finally:
+            teardown_function(test)
     print(f"{len(chosen) - len(failed)} passed, {len(failed)} failed" + (": " + ", ".join(failed) if failed else ""))
     sys.exit(1 if failed else 0)
 
