@@ -945,9 +945,38 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it():
 def test_a_gradient_with_nan_or_inf_is_refused():
     def poison(part, value):
         part["grads"]["generator.main.0.weight"][0, 0, 0, 0] = value
-        part["buffers"]["discriminator.main.3.running_var"][1] = value
-    assert "NaN or infinite" in step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("nan"))))
-    assert "NaN or infinite" in step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("inf"))))
+    reason = step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("nan"))))
+    assert "gradient generator.main.0.weight: NaN or infinite" in reason
+    reason = step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("inf"))))
+    assert "gradient generator.main.0.weight: NaN or infinite" in reason
+
+
+def test_batchnorm_statistics_and_metrics_are_checked_too():
+    """Each part of a gradient blob on its own: the check must not stop at the gradients."""
+    models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
+    good = ganns.unit_gradients(*models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
+    ganns.check_gradient(good, models)
+
+    def refusal(change):
+        part = ganns.from_blob(ganns.to_blob(good))  # a copy
+        change(part)
+        try:
+            ganns.check_gradient(part, models)
+        except ValueError as error:
+            return str(error)
+        raise AssertionError("accepted a broken gradient")
+
+    statistic = "discriminator.main.3.running_var"
+    for value in (float("nan"), float("inf")):
+        reason = refusal(lambda p: p["buffers"][statistic].__setitem__(1, value))
+        assert reason == f"BatchNorm statistic {statistic}: NaN or infinite values"
+    reason = refusal(lambda p: p["buffers"].__setitem__(statistic, p["buffers"][statistic].bfloat16()))
+    assert reason.startswith(f"BatchNorm statistic {statistic}: expected torch.float32")
+    four = "metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake"
+    assert refusal(lambda p: p["metrics"].__setitem__("loss_d", float("nan"))) == four
+    assert refusal(lambda p: p["metrics"].__setitem__("d_real", "0.5")) == four
+    assert refusal(lambda p: p["metrics"].pop("loss_g")) == four
+    assert refusal(lambda p: p["metrics"].__setitem__("extra", 1.0)) == four
 
 
 def test_a_gradient_of_the_wrong_shape_or_dtype_is_refused():
