@@ -1117,7 +1117,7 @@ def test_a_worker_login_can_do_all_a_worker_does():
         assert ganns.read_weights(ada, 0) == ganns.read_weights(conn, 0)
         ganns.listen(ada, ganns.LISTEN_WORK)
         query(conn, ganns.NOTIFY_WORK)
-        ganns.wait_for_news(ada, 5)
+        wait_for(lambda: ganns.news_arrived(ada), timeout=30, what="the NOTIFY to arrive")
         ganns.give_back_unit(ada, ganns.claim_unit(ada, "ada"))
         # A unit claimed at version 0 (the one given back just now) and started after version 1
         # came out says so (worker.start_computing).
@@ -1145,6 +1145,11 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
                            "VALUES (%(id)s, 0, %(worker)s, %(images)s, 'x')")
         upload = ("INSERT INTO gradient_uploads (unit_id, lease, version, worker, blob) "  # a row of COPY_GRADIENT
                   "VALUES (%(unit_id)s, %(lease)s, %(version)s, %(worker)s, 'x')")
+        whole_upload = """
+            WITH finished AS (UPDATE work_units SET status = 'computed', lease_expires = NULL
+                              WHERE id = %(id)s AND lease = %(lease)s AND status = 'claimed' RETURNING id)
+            INSERT INTO gradients (unit_id, version, worker, images, blob)
+            SELECT id, %(version)s, %(worker)s, %(images)s, 'x' FROM finished"""
         bob_unit = {"unit_id": bobs["id"], "lease": bobs["lease"], "lease_seconds": 60, "worker": "ada",
                     "version": 0, "blob": b"x", "name": "bob", "images_per_s": 1e9}
         forbidden = [
@@ -1168,6 +1173,11 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             (insert_gradient, {**mine, "worker": "ada", "images": 9999}),
             (insert_gradient, {**mine, "worker": "bob", "images": 8}),
             (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob"}),
+            # The trigger's own statement, typed by hand: the unit's move and the gradient together,
+            # so that upload_is_whole is satisfied and only the policy on gradients stands in the way.
+            (whole_upload, {**mine, "worker": "ada", "images": 9999, "version": 0}),
+            (whole_upload, {**mine, "worker": "bob", "images": 8, "version": 0}),
+            (whole_upload, {**mine, "worker": "ada", "images": 8, "version": 1}),
             # Weights newer than the run has, or older than the claim (the run is at version 0).
             (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": 1, "worker": "ada"}),
             (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": -1, "worker": "ada"}),
@@ -1246,34 +1256,46 @@ def test_unreachable_host_and_a_url_that_is_no_url_are_one_clear_line():
                        "postgresql://user:password@host/database. Check --db or DATABASE_URL.")
 
 
-def test_wrong_password_is_one_clear_line():
-    """The embedded server trusts every local login, so this test asks it to check this one's password."""
-    admin = ganns.connect(server_url(), "test")
-    hba = Path(query(admin, "SHOW hba_file")[0]["hba_file"])
-    if not hba.exists():
-        return  # a server elsewhere ($DATABASE_URL): its own rules decide, and the test cannot change them
-    role, rules = f"student_{uuid.uuid4().hex[:10]}", hba.read_text()
-    with admin, admin.cursor() as cur:
-        cur.execute(psycopg2.sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'right'").format(psycopg2.sql.Identifier(role)))
+@contextlib.contextmanager
+def passwords_checked_for(admin, role):
+    """A server that checks `role`'s password. A class's server does already; the embedded one trusts
+    every local login, and its superuser can add a rule for this role to pg_hba.conf for a while."""
+    superuser = query(admin, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]
+    hba = Path(query(admin, "SHOW hba_file")[0]["hba_file"]) if superuser else None  # (only a superuser may ask)
+    if hba is None or not hba.exists():
+        yield  # a server elsewhere: it checks passwords by its own rules
+        return
+    rules = hba.read_text()
+    hba.write_text(f"local all {role} scram-sha-256\nhost all {role} all scram-sha-256\n" + rules)
+    query(admin, "SELECT pg_reload_conf()")
     try:
-        hba.write_text(f"local all {role} scram-sha-256\nhost all {role} all scram-sha-256\n" + rules)
-        query(admin, "SELECT pg_reload_conf()")
-        parts = urllib.parse.urlsplit(server_url())
-        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{role}:wrong-secret@{parts.netloc.rpartition('@')[2]}"))
-
-        def refusal():
-            try:
-                ganns.connect(url, "test").close()  # pg_reload_conf() does not wait: the old rules may still hold
-            except SystemExit as error:
-                return error.code
-        message = wait_for(refusal, what="the server to read its new rules")
-        assert message.startswith(f"cannot connect to {role}@") and "wrong-secret" not in message
-        assert "\n" not in message
-        assert f'password authentication failed for user "{role}"' in message
+        yield
     finally:
         hba.write_text(rules)
         query(admin, "SELECT pg_reload_conf()")
+
+
+def test_wrong_password_is_one_clear_line():
+    admin = ganns.connect(server_url(), "test")
+    role = f"student_{uuid.uuid4().hex[:10]}"
+    with admin, admin.cursor() as cur:
+        cur.execute(psycopg2.sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'right'").format(psycopg2.sql.Identifier(role)))
+    parts = urllib.parse.urlsplit(server_url())
+    url = urllib.parse.urlunsplit(parts._replace(netloc=f"{role}:wrong-secret@{parts.netloc.rpartition('@')[2]}"))
+
+    def refusal():
+        try:
+            ganns.connect(url, "test").close()  # pg_reload_conf() does not wait: the old rules may still hold
+        except SystemExit as error:
+            return error.code
+    try:
+        with passwords_checked_for(admin, role):
+            message = wait_for(refusal, timeout=30, what="the server to refuse a wrong password")
+    finally:
         query(admin, psycopg2.sql.SQL("DROP ROLE {}").format(psycopg2.sql.Identifier(role)))
+    assert message.startswith(f"cannot connect to {role}@") and "wrong-secret" not in message
+    assert "\n" not in message
+    assert f'password authentication failed for user "{role}"' in message
 
 
 def test_database_without_tables_waits_and_with_other_tables_is_refused():
