@@ -559,6 +559,92 @@ def test_a_stale_gradient_sends_its_unit_back():
     assert ganns.claim_unit(conn, "again")["id"] == late["id"]  # first in line again
 
 
+def run_coordinator(conn, args, models, optimizers, steps):
+    """coordinator.py's loop, in this process, on the run in `conn` until version `steps`. The test
+    uploads the gradients beforehand: with none to step on, the loop would wait, so it is bounded."""
+    args.steps = steps
+    within(60, coordinator.coordinate, conn, fresh_url_of(conn), args, ganns.read_run(conn), models, optimizers)
+
+
+def contributed(conn, step):
+    return {r["unit_id"] for r in query(conn, "SELECT unit_id FROM contributions WHERE step = %(step)s",
+                                        {"step": step})}
+
+
+def test_the_coordinator_drops_stale_gradients_and_takes_every_fresh_one():
+    """At version 2 with --max-staleness 1, a gradient computed on version 0 sends its unit back and one
+    computed on version 1 goes in; with --units-per-step 1, every fresh one goes into the step."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "1")
+    late = ganns.claim_unit(conn, "late")
+    blobs = {"late": compute(conn, run, late)}  # computed on version 0
+    for step in (1, 2):
+        if step == 2:
+            edge = ganns.claim_unit(conn, "edge")
+            blobs["edge"] = compute(conn, run, edge)  # computed on version 1
+        unit = ganns.claim_unit(conn, "busy")
+        assert compute_and_upload(conn, run, unit, "busy")
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+    fresh = ganns.claim_unit(conn, "fresh")
+    assert compute_and_upload(conn, run, fresh, "fresh")  # computed on version 2
+    assert ganns.upload_gradient(conn, late, "late", blobs["late"])
+    assert ganns.upload_gradient(conn, edge, "edge", blobs["edge"])
+    run_coordinator(conn, args, models, optimizers, steps=3)
+    assert contributed(conn, 3) == {edge["id"], fresh["id"]}  # two gradients, though one was enough to step
+    status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", late)[0]["status"]
+    assert status == "pending" and not query(conn, "SELECT 1 FROM gradients")
+
+
+def test_a_unit_whose_worker_vanished_is_computed_again_once_its_lease_runs_out():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "16")  # two units
+    vanished = ganns.claim_unit(conn, "vanished")  # killed: it never uploads, never gives the unit back
+    other = ganns.claim_unit(conn, "other")
+    assert compute_and_upload(conn, run, other, "other")
+    query(conn, "UPDATE work_units SET lease_expires = now() - interval '1 s' WHERE id = %(id)s", vanished)  # 60 s on
+    run_coordinator(conn, args, models, optimizers, steps=1)  # steps with the other unit, requeues the lost one
+    again = ganns.claim_unit(conn, "rescuer")
+    assert again["id"] == vanished["id"]
+    assert compute_and_upload(conn, run, again, "rescuer")
+    assert not compute_and_upload(conn, run, vanished, "vanished")  # the vanished worker's late upload: fenced
+    run_coordinator(conn, args, models, optimizers, steps=2)
+    ledger = query(conn, "SELECT unit_id, step, worker FROM contributions ORDER BY step")
+    assert ledger == [{"unit_id": other["id"], "step": 1, "worker": "other"},
+                      {"unit_id": vanished["id"], "step": 2, "worker": "rescuer"}]  # every unit, once
+
+
+def test_an_honest_one_image_unit_is_not_refused_by_the_norm_rule():
+    """An epoch's last unit may hold a single image: its gradient is several times longer than a
+    64-image unit's (nothing averages its noise away), and still honest."""
+    conn, args, run, models, optimizers = new_run("--max-images", "65", "--unit-size", "64", "--units-per-step", "2")
+    units = [ganns.claim_unit(conn, name) for name in ("many", "one")]
+    assert [len(unit["indices"]) for unit in units] == [64, 1]
+    for unit, name in zip(units, ("many", "one")):
+        assert compute_and_upload(conn, run, unit, name)
+    with captured_log() as lines:
+        stats = coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    assert lines == [] and stats["images"] == 65 and stats["workers"] == 2
+
+
+def test_two_gradients_that_disagree_are_both_refused_and_recomputed():
+    """In a step of two, either may be the wrong one: neither goes in."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "2")
+    for name in ("ada", "mallory"):
+        ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
+    units = {name: ganns.claim_unit(conn, name) for name in ("ada", "mallory")}
+    assert compute_and_upload(conn, run, units["ada"], "ada")
+    huge = changed(compute(conn, run, units["mallory"]), lambda part: part.update(
+        grads={name: g * 1e6 for name, g in part["grads"].items()}))
+    assert ganns.upload_gradient(conn, units["mallory"], "mallory", huge)
+    with captured_log() as lines:
+        assert coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0) is None
+    assert len(lines) == 2 and all("times off the median" in line for line in lines), lines
+    assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM gradients")
+    assert [r["status"] for r in query(conn, "SELECT status FROM work_units WHERE worker IS NULL AND id IN "
+                                             "(%(ada)s, %(mallory)s)", {k: u["id"] for k, u in units.items()})] \
+        == ["pending", "pending"]
+    refused = {r["name"]: r["units_refused"] for r in query(conn, "SELECT name, units_refused FROM workers")}
+    assert refused == {"ada": 1, "mallory": 1}
+
+
 def test_a_unit_contributes_to_one_step_at_most():
     conn, args, run, models, optimizers = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "w")
