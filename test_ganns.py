@@ -714,6 +714,32 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
 
 
+def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
+    conn, args, run, models, optimizers = new_run()
+    student = ganns.connect(fresh_url_of(conn), "student")
+    unit = ganns.claim_unit(student, "student", lease_seconds=5)
+    job = {"unit": unit, "run": {"id": run["id"]}, "stop": threading.Event(), "future": concurrent.futures.Future()}
+    lease = "SELECT lease_expires > now() + interval '30 s' AS extended FROM work_units WHERE id = %(id)s"
+
+    def the_unit_computes():  # finishes once the worker pushed its 5-second lease forward, then lost it
+        try:
+            wait_for(lambda: query(conn, lease, unit)[0]["extended"], timeout=30, what="the lease pushed forward")
+            query(conn, "UPDATE work_units SET lease_expires = now() - interval '1 s' WHERE id = %(id)s", unit)
+            ganns.reap_expired_leases(conn)  # someone else may have it now
+            wait_for(job["stop"].is_set, timeout=30, what="the worker to notice its lease is lost")
+            job["future"].set_result(b"its blob")
+        except BaseException as error:
+            job["future"].set_exception(error)
+
+    every_15_s = ganns.LEASE_SECONDS
+    ganns.LEASE_SECONDS = 2  # the worker extends every LEASE_SECONDS / 4: every half second here
+    try:
+        threading.Thread(target=the_unit_computes, daemon=True).start()
+        assert within(90, worker.wait_while_computing, student, job, "cpu") == b"its blob"
+    finally:
+        ganns.LEASE_SECONDS = every_15_s
+
+
 def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
     conn, args, run, models, optimizers = new_run()
     housekeeping = coordinator.Housekeeping("postgresql://nobody@127.0.0.1:1/nothing")
