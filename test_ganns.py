@@ -137,7 +137,7 @@ def teardown_function(function=None):
         if isinstance(thing, subprocess.Popen):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(thing.pid, signal.SIGKILL)
-            thing.communicate()
+            thing.wait()
         else:
             thing.stop()  # an embedded PostgreSQL of the test's own
 
@@ -740,6 +740,18 @@ def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost(
         ganns.LEASE_SECONDS = every_15_s
 
 
+def test_a_waiting_worker_finds_work_that_came_without_a_notification():
+    """The one-second poll, the fallback: a unit given back by hand in psql sends no NOTIFY."""
+    conn, args, run, models, optimizers = new_run("--max-images", "8", "--unit-size", "8")  # one unit
+    ganns.claim_unit(conn, "someone")
+    waiting = script("worker.py", "--name", "waiting", url=fresh_url_of(conn))
+    said = output_lines(waiting)
+    wait_for(lambda: any("waiting for work" in line for line in said), timeout=120, what="the worker to wait")
+    query(conn, "UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL")
+    wait_for(lambda: query(conn, "SELECT 1 FROM work_units WHERE worker = 'waiting'"), timeout=30,
+             what="the waiting worker to claim the unit")
+
+
 def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
     conn, args, run, models, optimizers = new_run()
     housekeeping = coordinator.Housekeeping("postgresql://nobody@127.0.0.1:1/nothing")
@@ -1334,6 +1346,43 @@ def test_a_revoked_login_stops_at_once_and_its_unit_goes_back():
                         "ask the instructor whether it may take part")
 
 
+def test_a_running_worker_whose_login_is_revoked_stops_with_one_line():
+    conn, args, run, models, optimizers = new_run("--max-images", "8000", "--unit-size", "4000",
+                                                  "--feature-maps", "16")  # two long units: it is computing
+    with student(conn) as (ada, role, url):
+        ada.close()
+        busy = script("worker.py", "--name", "ada", "--batch-size", "8", url=url)
+        wait_for(lambda: query(conn, "SELECT count(*) AS n FROM work_units WHERE worker = 'ada'")[0]["n"] == 2,
+                 timeout=120, what="the worker to hold both units")
+        query(conn, psycopg2.sql.SQL("REVOKE ganns_worker FROM {}").format(psycopg2.sql.Identifier(role)))
+        query(conn, ganns.NOTIFY_WORK)  # news: the worker reads the run at once (else: at its next lease extension)
+        output, _ = busy.communicate(timeout=60)
+    assert busy.returncode == 1 and "Traceback" not in output, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("the database refused this login (permission denied for ") and \
+        last.endswith("): ask the instructor whether it may take part"), output
+
+
+def readme_sql(containing):
+    """The README's SQL block that holds `containing`, as an instructor would paste it into psql."""
+    blocks = [block.split("```")[0] for block in (HERE / "README.md").read_text().split("```sql\n")[1:]]
+    found, = [block for block in blocks if containing in block]
+    return found
+
+
+def test_the_readmes_sql_drops_a_students_gradients_and_requeues_their_units():
+    conn, args, run, models, optimizers = new_run()
+    with student(conn) as (ada, role, url):
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        hers, other = ganns.claim_unit(ada, "ada"), ganns.claim_unit(conn, "bob")
+        assert compute_and_upload(ada, run, hers, "ada") and compute_and_upload(conn, run, other, "bob")
+        query(conn, readme_sql("WITH dropped AS").replace("'ada'", f"'{role}'"))  # her login, not her worker name
+        assert [r["worker"] for r in query(conn, "SELECT worker FROM gradients")] == ["bob"]
+        unit = query(conn, "SELECT status, worker, lease FROM work_units WHERE id = %(id)s", hers)[0]
+        assert unit == {"status": "pending", "worker": None, "lease": None}
+        assert ganns.claim_unit(conn, "carol")["id"] == hers["id"]  # someone else computes it
+
+
 def test_schema_sql_runs_again_and_a_student_cannot_run_it():
     conn, args, run, models, optimizers = new_run()
     ganns.create_schema(conn)  # re-runnable: the coordinator runs it at every start
@@ -1429,8 +1478,11 @@ def test_database_without_tables_waits_and_with_other_tables_is_refused():
     coordinator_run.communicate()
     conn, *_ = new_run()
     query(conn, "UPDATE schema_version SET version = 99")
-    assert "from a newer version" in one_line_exit(ganns.check_schema, conn)
-    assert one_line_exit(ganns.check_schema, conn).endswith("update this copy of the code")
+    message = one_line_exit(ganns.check_schema, conn)
+    assert "from a newer version" in message and message.endswith("update this copy of the code")
+    worker_run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db", fresh_url_of(conn)],
+                                capture_output=True, text=True, timeout=60)  # (it would join the run otherwise)
+    assert worker_run.returncode == 1 and worker_run.stderr.strip().splitlines()[-1] == message, worker_run.stderr
 
 
 def test_missing_or_cut_short_celeba_is_one_clear_line():
