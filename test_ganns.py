@@ -752,6 +752,51 @@ def test_a_waiting_worker_finds_work_that_came_without_a_notification():
              what="the waiting worker to claim the unit")
 
 
+def test_steps_go_on_while_housekeeping_waits_on_the_disk():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    housekeeping = coordinator.Housekeeping(fresh_url_of(conn))
+    disk = ganns.connect(fresh_url_of(conn), "slow disk")
+    with disk.cursor() as cur:  # a transaction left open: VACUUM waits for it, as for a slow disk
+        cur.execute("LOCK TABLE weights IN SHARE UPDATE EXCLUSIVE MODE")
+    try:
+        within(30, housekeeping.after_step, ganns.OPTIMIZER_EVERY, optimizers)  # returns at once...
+        vacuum_waits = ("SELECT 1 FROM pg_stat_activity WHERE application_name = 'housekeeping' "
+                        "AND wait_event_type = 'Lock' AND query LIKE 'VACUUM%%'")
+        wait_for(lambda: query(conn, vacuum_waits), timeout=30, what="VACUUM to wait")
+        for step in (1, 2):  # ...and steps are published while VACUUM waits
+            unit = ganns.claim_unit(conn, "w")
+            assert compute_and_upload(conn, run, unit, "w")
+            stats = within(30, coordinator.take_step, conn, models, optimizers,
+                           ganns.ready_gradients(conn, step - 1), step, 1, 0)
+            assert stats["step"] == step
+        assert housekeeping.thread.is_alive() and ganns.read_run(conn)["version"] == 2
+    finally:
+        disk.rollback()
+    within(60, housekeeping.wait)
+
+
+def database_size(conn):
+    tables = "pg_total_relation_size('weights') + pg_total_relation_size('gradients') AS bytes"
+    return query(conn, f"SELECT {tables}")[0]["bytes"]
+
+
+def test_vacuum_keeps_the_database_flat():
+    """Every step writes new weights and a gradient and deletes old ones; the VACUUM every 10th step
+    makes their space reusable, so the tables stop growing."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "400")
+    housekeeping = coordinator.Housekeeping(fresh_url_of(conn))
+    blob = compute(conn, run, ganns.claim_unit(conn, "w"))  # one gradient, uploaded for every unit: cheap steps
+    sizes = {}
+    for step in range(1, 41):
+        unit = ganns.claim_unit(conn, "w")
+        assert ganns.upload_gradient(conn, unit, "w", blob)
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+        housekeeping.after_step(step, optimizers)
+        within(60, housekeeping.wait)
+        sizes[step] = database_size(conn)
+    assert sizes[40] <= sizes[20] * 1.1, sizes  # without VACUUM: twice the size
+
+
 def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
     conn, args, run, models, optimizers = new_run()
     housekeeping = coordinator.Housekeeping("postgresql://nobody@127.0.0.1:1/nothing")
@@ -1516,21 +1561,41 @@ def test_a_corrupt_image_in_the_zip_is_skipped_with_a_warning():
     assert red_level(replacement) not in (red_level(dataset[0]), red_level(dataset[3]))
 
 
-def test_a_full_disk_while_writing_samples_is_a_warning_and_training_goes_on():
-    out = scratch_dir()
-    (out / "samples").mkdir()
-    full = Path("/dev/full") if Path("/dev/full").exists() else None  # writing there fails with ENOSPC, as a full disk
-    for name in ("samples/step_000001.png", "checkpoint_latest.tmp", "history.csv"):
-        if full:
-            (out / name).symlink_to(full)
+FULL = Path("/dev/full") if Path("/dev/full").exists() else None  # writing there fails with ENOSPC, as a full disk
+
+
+def fill_disk(out, *names):
+    """Make writing these files in `out` fail as on a full disk."""
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if FULL:
+            (out / name).symlink_to(FULL)
         else:
             (out / name).mkdir()  # elsewhere: a folder where a file should go fails too
+
+
+def test_a_full_disk_while_writing_samples_is_a_warning_and_training_goes_on():
+    out = scratch_dir()
+    fill_disk(out, "samples/step_000001.png", "checkpoint_latest.tmp", "history.csv")
     args = coordinator_args("--local", "--steps", "2", "--sample-every", "1", "--out", str(out))
     with captured_log() as lines:
         coordinator.train_locally(args)
     assert len(lines) == 2 and all("training goes on" in line for line in lines), lines
     assert lines[0].startswith(f"could not write step 1's files to {out} (")
-    assert not full or "No space left on device" in lines[0]
+    assert not FULL or "No space left on device" in lines[0]
+
+
+def test_a_full_disk_in_a_distributed_run_is_a_warning_and_the_run_goes_on():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--sample-every", "1")
+    fill_disk(args.out, "samples/step_000001.png", "index.tmp")  # (the live page goes through index.tmp)
+    unit = ganns.claim_unit(conn, "w")
+    assert compute_and_upload(conn, run, unit, "w")
+    with captured_log() as lines:
+        run_coordinator(conn, args, models, optimizers, steps=1)
+    assert ganns.read_run(conn)["version"] == 1 and ganns.read_last_step(conn)["step"] == 1  # the run is in the database
+    assert lines[0].startswith(f"could not write step 1's files to {args.out} (")
+    assert lines[1].startswith(f"could not write {args.out / 'index.html'} (")
+    assert len(lines) == 3 and all("training goes on" in line for line in lines), lines  # (the last page too)
 
 
 def test_nonsense_sizes_and_counts_are_one_clear_line():
