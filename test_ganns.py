@@ -170,7 +170,7 @@ def within(seconds, function, *args):
         raise AssertionError(f"{function.__name__} did not return within {seconds} s") from None
 
 
-def wait_for(condition, timeout=60, what="condition"):
+def wait_for(condition, timeout=120, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
