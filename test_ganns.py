@@ -985,7 +985,8 @@ def test_ctrl_c_during_a_copy_stays_ctrl_c():
 
 
 def test_wrong_database_url_is_one_clear_line():
-    run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db", "postgresql://nobody:secret@127.0.0.1:1/nothing"],
+    run = subprocess.run([sys.executable, str(HERE / "worker.py"), "--db",
+                          "postgresql://nobody:secret@127.0.0.1:1/nothing"],
                          capture_output=True, text=True, timeout=PATIENCE)
     assert run.returncode == 1  # the README's exit status for "cannot go on"
     assert run.stderr.strip().startswith("cannot connect to nobody@127.0.0.1/nothing")
