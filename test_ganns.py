@@ -643,9 +643,9 @@ def test_two_gradients_that_disagree_are_both_refused_and_recomputed():
         assert coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0) is None
     assert len(lines) == 2 and all("times off the median" in line for line in lines), lines
     assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM gradients")
-    assert [r["status"] for r in query(conn, "SELECT status FROM work_units WHERE worker IS NULL AND id IN "
-                                             "(%(ada)s, %(mallory)s)", {k: u["id"] for k, u in units.items()})] \
-        == ["pending", "pending"]
+    ids = [unit["id"] for unit in units.values()]
+    requeued = query(conn, "SELECT status, worker FROM work_units WHERE id = ANY(%(ids)s)", {"ids": ids})
+    assert requeued == [{"status": "pending", "worker": None}] * 2
     refused = {r["name"]: r["units_refused"] for r in query(conn, "SELECT name, units_refused FROM workers")}
     assert refused == {"ada": 1, "mallory": 1}
 
@@ -781,8 +781,8 @@ def test_steps_go_on_while_housekeeping_waits_on_the_disk():
 
 
 def database_size(conn):
-    tables = "pg_total_relation_size('weights') + pg_total_relation_size('gradients') AS bytes"
-    return query(conn, f"SELECT {tables}")[0]["bytes"]
+    return query(conn, "SELECT pg_total_relation_size('weights') + pg_total_relation_size('gradients') AS bytes"
+                 )[0]["bytes"]
 
 
 def test_vacuum_keeps_the_database_flat():
