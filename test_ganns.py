@@ -46,10 +46,10 @@ import worker
 
 HERE = Path(__file__).resolve().parent
 TINY = 4  # feature maps: a DCGAN small enough to train in a blink
-# Seconds any one wait in a test may last before the test fails. Only a hang should reach it: on a
-# busy machine everything is slower (under `nice -n 19` beside two busy processes, a 12-step run with
-# two workers took more than 10 minutes), so it is generous. GANNS_TEST_PATIENCE=60 makes a hang show sooner.
-PATIENCE = float(os.environ.get("GANNS_TEST_PATIENCE", 1800))
+# Seconds any one wait in a test may last before the test fails. Only a hang should reach it: the
+# longest wait, a 12-step run with two workers, takes seconds on an idle 2-core machine, but more
+# than 10 minutes under `nice -n 19` beside two busy processes: there, set GANNS_TEST_PATIENCE=1800.
+PATIENCE = float(os.environ.get("GANNS_TEST_PATIENCE", 300))
 SCRATCH = Path(tempfile.mkdtemp(prefix="ganns-test-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 _server = {}
