@@ -798,6 +798,13 @@ def stop_local_workers(workers):
             worker.wait()
 
 
+def connect(url, patient=False):
+    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
+    conn = ganns.connect(url, "coordinator", patient)
+    ganns.bound_waits(conn)
+    return conn
+
+
 def main(argv=None):
     args = parse_args(argv)
     ganns.setup_logging("coordinator")
@@ -847,13 +854,6 @@ def main(argv=None):
             worker.send_signal(signal.SIGINT)
     finally:
         stop_local_workers(workers)
-
-
-def connect(url, patient=False):
-    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
-    conn = ganns.connect(url, "coordinator", patient)
-    ganns.bound_waits(conn)
-    return conn
 
 
 if __name__ == "__main__":

@@ -702,7 +702,8 @@ LOCK_COORDINATOR = "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE"
 # coordinator wait for them without bound. A slow upload (10 s at 10 Mbit/s)
 # holds its tables' locks as long as it lasts, so a restart's schema.sql waits that long.
 LOCK_TIMEOUT, STATEMENT_TIMEOUT = "10s", "120s"
-BOUND_WAITS = "SELECT set_config('lock_timeout', %(lock)s, false), set_config('statement_timeout', %(statement)s, false)"
+BOUND_WAITS = """
+SELECT set_config('lock_timeout', %(lock)s, false), set_config('statement_timeout', %(statement)s, false)"""
 
 # Who holds a lock on one of this database's tables, besides this session: whom a
 # statement that timed out was waiting for (usually a transaction left open).
