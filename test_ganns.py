@@ -1135,10 +1135,13 @@ def test_a_login_holds_four_units_at_most_and_each_for_ten_minutes_at_most():
                 cur.execute(ganns.CLAIM_UNIT, {"worker": "ada", "lease_seconds": 60})
                 assert cur.rowcount == 1
         also_ada = ganns.connect(url, "ada again")
+        pid = also_ada.get_backend_pid()  # (not while it claims: psycopg2 would wait for the claim to end)
         with concurrent.futures.ThreadPoolExecutor(1) as thread:
             late = thread.submit(ganns.claim_unit, also_ada, "ada")
-            wait_for(lambda: late.done() or waiting_for_a_lock(conn, also_ada.get_backend_pid()), 30, "the claim")
-            ada.commit()
+            try:
+                wait_for(lambda: late.done() or waiting_for_a_lock(conn, pid), 30, "the claim")
+            finally:
+                ada.commit()  # (whatever happened: the thread must not wait for it for ever)
             assert late.result(timeout=30) is None
         also_ada.close()
         assert claimed_by(conn, role) == 4
