@@ -34,6 +34,7 @@ log = logging.getLogger("ganns")
 
 POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
 WAIT_LOG_SECONDS = 10     # while waiting for gradients, say what for this often
+LOCKED_LOG_SECONDS = 60   # while a student keeps expired units locked, say who this often
 PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while training
 
 
@@ -151,19 +152,29 @@ def epoch_progress(images, dataset_size, epochs):
 
 
 def machine(worker):
+    """A worker's machine in a few words. Workers describe themselves: the leaderboard view gives
+    NULL for what it could not trust, shown here as "?"."""
     if worker["gpu"]:
-        return f"{worker['gpu']} ({worker['gpu_memory_gb']:.0f} GB)"
-    return f"{worker['device']}, {worker['cpu_cores']} cores"
+        memory = worker["gpu_memory_gb"]
+        return f"{worker['gpu']} ({'?' if memory is None else f'{memory:.0f}'} GB)"
+    return f"{worker['device']}, {worker['cpu_cores'] or '?'} cores"
 
 
 def cluster_totals(workers):
     """What the active and idle workers bring. Each machine counts once: workers started
     together with --local-workers share a machine, and each reports all of it."""
-    machines = list({(w["login"], w["host"]): w for w in workers if w["state"] != "gone"}.values())
+    machines = list({w["machine"]: w for w in workers if w["state"] != "gone"}.values())
     gpus = [w for w in machines if w["gpu"]]
-    gpu_text = f"{plural(len(gpus), 'GPU')} with {sum(w['gpu_memory_gb'] for w in gpus):.0f} GB" if gpus else "no GPU"
-    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] for w in machines)} CPU cores, "
+    gpu_memory = sum(w["gpu_memory_gb"] or 0 for w in gpus)
+    gpu_text = f"{plural(len(gpus), 'GPU')} with {gpu_memory:.0f} GB" if gpus else "no GPU"
+    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] or 0 for w in machines)} CPU cores, "
             f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
+
+
+def more_workers(workers):
+    """The leaderboard view shows the first 200 workers: say how many more there are."""
+    hidden = workers[0]["total"] - len(workers) if workers else 0
+    return f"and {plural(hidden, 'more worker')}, not shown" if hidden > 0 else ""
 
 
 def plural(count, word):
@@ -247,7 +258,8 @@ def leaderboard_html(workers):
                    f'<td>{ago(w["seen_ago"])}</td></tr>' for rank, w in enumerate(workers, 1))
     return ('<table><tr><th class="n">#</th><th>name</th><th>state</th><th class="n">units</th>'
             '<th class="n">refused</th><th class="n">images</th><th class="n">images/s</th><th>machine</th>'
-            f'<th>last seen</th></tr>{rows}</table><p>Together: {cluster_totals(workers)}.</p>')
+            f'<th>last seen</th></tr>{rows}</table><p>{more_workers(workers)}</p>'
+            f'<p>Together: {cluster_totals(workers)}.</p>')
 
 
 def render_page(args, config, stats, history, rate, eta, workers, finished):
@@ -432,7 +444,7 @@ def start_or_resume(conn, args):
 
 def refuse(conn, row, reason):
     log.warning("refused the gradient of unit %d from %s: %s; the unit goes back to the queue",
-                row["unit_id"], row["worker"], reason)
+                row["unit_id"], printable(row["worker"]), reason)
     ganns.refuse_gradient(conn, row["id"])
 
 
@@ -540,9 +552,12 @@ def coordinate(conn, url, args, run, models, optimizers):
     last = ganns.read_last_step(conn)
     images_so_far = last["images"] if last else 0
     progress, stats = Progress(args, config, models, optimizers, images_so_far, conn), None
-    long_wait = ganns.every(WAIT_LOG_SECONDS)
+    long_wait, locked_log = ganns.every(WAIT_LOG_SECONDS), ganns.every(LOCKED_LOG_SECONDS)
     while not (args.steps and version >= args.steps):
-        ganns.reap_expired_leases(conn)
+        locked = ganns.reap_expired_leases(conn)
+        if locked and locked_log():
+            log.warning("units past their lease are kept locked by %s (a transaction left open?): skipped, tried "
+                        "again every turn; README: ending a student's session", ", ".join(locked))
         oldest = version - args.max_staleness
         ganns.requeue_stale(conn, oldest)
         queue = ganns.queue_state(conn)
@@ -636,6 +651,8 @@ def print_workers(workers):
     for rank, w in enumerate(workers, 1):
         print(f"{rank:>3} {printable(w['name']):<{width}} {w['state']:<6} {w['units']:>6,} {w['units_refused']:>7,} "
               f"{w['images']:>9,} {w['images_per_s'] or 0:>8.1f}  {ago(w['seen_ago']):<13} {printable(machine(w))}")
+    if more_workers(workers):
+        print(f"    {more_workers(workers)}")
 
 
 MODEL_CARD = """---
@@ -791,6 +808,13 @@ def stop_local_workers(workers):
             worker.wait()
 
 
+def connect(url, patient=False):
+    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
+    conn = ganns.connect(url, "coordinator", patient)
+    ganns.bound_waits(conn)
+    return conn
+
+
 def main(argv=None):
     args = parse_args(argv)
     ganns.setup_logging("coordinator")
@@ -805,27 +829,35 @@ def main(argv=None):
     # A step is a few passes over the weights (average, Adam, save): one thread does it
     # about as fast, and leaves the other cores to the workers on this machine.
     torch.set_num_threads(1)
-    conn = ganns.connect(url, "coordinator")
+    conn = connect(url)
     log.info("coordinator connected to %s", ganns.describe_url(url))
-    workers = []
+    workers, lock = [], None
     try:
         while True:
             try:
-                ganns.lock_coordinator(conn)
                 if args.reset:
                     ganns.drop_old_tables(conn)
                 ganns.check_schema(conn)
-                ganns.create_schema(conn)
+                ganns.create_schema(conn)  # re-runnable, so harmless if another coordinator runs: the lock says
+                lock = lock or ganns.lock_coordinator(url)
                 ganns.listen(conn, ganns.LISTEN_GRADIENTS)
                 run, models, optimizers = start_or_resume(conn, args)
                 args.reset = False  # once: after a reconnect, resume what is in the database
                 if args.local_workers and not workers:
                     workers = start_local_workers(url, args.local_workers)
                 return coordinate(conn, url, args, run, models, optimizers)
+            except psycopg2.errors.LockNotAvailable:  # (an OperationalError too, so caught first)
+                # schema.sql's or --reset's DDL waited its lock_timeout for a session using the tables.
+                log.warning("waited %s for the tables, which %s kept locked (a transaction left open, or a slow "
+                            "upload): trying again; README: ending a student's session",
+                            ganns.LOCK_TIMEOUT, ganns.lock_holders(conn))
             except ganns.CONNECTION_LOST as error:
                 # Resume from the database: a step whose transaction did not commit never happened.
                 log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
-                conn = ganns.connect(url, "coordinator", patient=True)
+                conn = connect(url, patient=True)
+                if lock:  # it may have lost it too: take it again
+                    lock.close()
+                    lock = None
     except KeyboardInterrupt:
         log.info("stopped; start again with the same command to resume at the last version")
         for worker in workers:  # a `kill` reaches only this process: pass it on

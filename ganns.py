@@ -71,7 +71,7 @@ OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored wit
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 5        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 6        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -697,7 +697,8 @@ HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
 # --reset on a database that an older version set up: its tables go, with the old run in them.
 DROP_TABLES = """
 DROP VIEW IF EXISTS gradient_uploads;
-DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version CASCADE"""
+DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version,
+                     coordinator_lock CASCADE"""
 
 # A worker introduces itself when it joins a run (again, after a restart).
 REGISTER_WORKER = """
@@ -709,27 +710,9 @@ ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device,
 
 WORKER_SEEN = "UPDATE workers SET images_per_s = %(images_per_s)s, last_seen = now() WHERE name = %(name)s"
 
-# What the status, the live page and the model card show.
-# A worker is "active" while it holds a unit whose lease is alive (it pushes the
-# lease forward every LEASE_SECONDS / 4 while it computes) or finished a unit in
-# the last ACTIVE_SECONDS; "gone" once not seen for GONE_SECONDS (a closed laptop,
-# an ended Colab session); "idle" in between: it stopped a moment ago, or it is
-# waiting for work, which it does without writing anything.
-ACTIVE_SECONDS = LEASE_SECONDS
-GONE_SECONDS = 600
-
-LEADERBOARD = """
-SELECT w.*, coalesce(c.units, 0) AS units, coalesce(c.images, 0) AS images,
-       extract(epoch FROM now() - w.last_seen)::float AS seen_ago,
-       CASE WHEN EXISTS (SELECT 1 FROM work_units u WHERE u.worker = w.name AND u.status = 'claimed'
-                         AND u.lease_expires > now())
-              OR w.last_seen > now() - make_interval(secs => %(active)s) THEN 'active'
-            WHEN w.last_seen > now() - make_interval(secs => %(gone)s) THEN 'idle'
-            ELSE 'gone' END AS state
-FROM workers w
-LEFT JOIN (SELECT worker, count(*) AS units, sum(images)::bigint AS images
-           FROM contributions GROUP BY worker) c ON c.worker = w.name
-ORDER BY images DESC, w.name"""
+# What the status, the live page and the model card show: the view in schema.sql,
+# which bounds whatever the workers wrote about themselves, and which students may read too.
+LEADERBOARD = "SELECT * FROM leaderboard"
 
 READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
 
@@ -741,10 +724,32 @@ SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
        extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
 FROM steps ORDER BY step DESC LIMIT %(count)s"""
 
-# Two coordinators on one run would both step it. A session-level advisory lock
-# lets one in; PostgreSQL drops it when that coordinator's connection ends, even
-# if it was killed (https://www.postgresql.org/docs/current/explicit-locking.html).
-LOCK_COORDINATOR = "SELECT pg_try_advisory_lock(7236001) AS locked"  # any number: the same in every coordinator
+# Two coordinators on one run would both step it: one holds the table coordinator_lock
+# (schema.sql says why this table, in this mode) in a transaction it never ends, on a
+# connection of its own. Waiting ends after lock_timeout. That connection sits idle
+# in that transaction, so the database must not end it for that; and TCP keepalives
+# let the server notice within about a minute that a coordinator's machine is gone.
+LOCK_SESSION = """
+SELECT set_config('idle_in_transaction_session_timeout', '0', false), set_config('tcp_keepalives_idle', '30', false),
+       set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false),
+       set_config('lock_timeout', %(patience)s, true)"""
+LOCK_COORDINATOR = "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE"
+
+# Every lock the coordinator waits for, and every statement, ends after a while:
+# a student can hold locks in a transaction left open, but cannot make the
+# coordinator wait for them without bound. A slow upload (10 s at 10 Mbit/s)
+# holds its tables' locks as long as it lasts, so a restart's schema.sql waits that long.
+LOCK_TIMEOUT, STATEMENT_TIMEOUT = "10s", "120s"
+BOUND_WAITS = """
+SELECT set_config('lock_timeout', %(lock)s, false), set_config('statement_timeout', %(statement)s, false)"""
+
+# Who holds a lock on one of this database's tables, besides this session: whom a
+# statement that timed out was waiting for (usually a transaction left open).
+LOCK_HOLDERS = """
+SELECT DISTINCT a.usename AS login, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation IN (
+    SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname <> 'coordinator_lock')
+ORDER BY login, a.pid"""
 
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
@@ -797,17 +802,12 @@ SELECT coalesce(max(epoch), 0) AS epoch,
        count(*) FILTER (WHERE status = 'claimed') AS claimed
 FROM work_units"""
 
-# The claim. SKIP LOCKED makes concurrent workers step over a row another
-# worker is claiming at this moment instead of queueing behind its lock, so
-# two workers never get the same unit and never wait for each other.
-# The new lease number is the fencing token every later write must show.
+# The claim: schema.sql's claim_unit, which takes the next pending unit
+# (FOR UPDATE SKIP LOCKED) with a new lease number, the fencing token every
+# later write must show. No row: no work now, or this login holds its most.
 CLAIM_UNIT = """
-UPDATE work_units
-SET status = 'claimed', worker = %(worker)s, login = session_user, lease = nextval('lease_numbers'),
-    lease_expires = now() + make_interval(secs => %(lease_seconds)s)
-WHERE id = (SELECT id FROM work_units WHERE status = 'pending'
-            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id, epoch, indices, noise_seed, lease, claimed_version AS version"""  # (a trigger notes the run's version)
+SELECT id, epoch, indices, noise_seed, lease, claimed_version AS version
+FROM claim_unit(%(worker)s, %(lease_seconds)s)"""
 
 # A worker pushes its lease forward while it computes; no row back = lease lost.
 EXTEND_LEASE = """
@@ -833,17 +833,24 @@ COPY_GRADIENT = "COPY gradient_uploads (unit_id, lease, version, worker, blob) F
 UPLOADED = "SELECT FROM work_units WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'computed'"
 
 # A gradient that failed the coordinator's checks: forget it, recompute its
-# unit, and count it against the worker name that sent it, all at once.
+# unit, and count it against the worker name that sent it, all at once. The
+# worker's row is its student's to lock (SELECT ... FOR UPDATE in a transaction
+# left open): SKIP LOCKED leaves such a refusal uncounted instead of waiting.
 REFUSE_GRADIENT = """
 WITH refused AS (DELETE FROM gradients WHERE id = %(id)s RETURNING unit_id, worker),
      requeued AS (UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
                   WHERE id IN (SELECT unit_id FROM refused))
-UPDATE workers SET units_refused = units_refused + 1 WHERE name IN (SELECT worker FROM refused)"""
+UPDATE workers SET units_refused = units_refused + 1
+WHERE name IN (SELECT name FROM workers WHERE name IN (SELECT worker FROM refused) FOR UPDATE SKIP LOCKED)"""
 
-# Units whose worker went silent go back to the queue.
+# Units whose worker went silent go back to the queue. A unit its student keeps
+# locked is skipped (SKIP LOCKED) and tried again next turn: the coordinator
+# never waits for a student. EXPIRED_BUT_LOCKED, in the same transaction
+# (the same now()), then names whose units were skipped.
 REAP_EXPIRED_LEASES = """
 UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
-WHERE status = 'claimed' AND lease_expires < now()"""
+WHERE id IN (SELECT id FROM work_units WHERE status = 'claimed' AND lease_expires < now() FOR UPDATE SKIP LOCKED)"""
+EXPIRED_BUT_LOCKED = "SELECT DISTINCT login FROM work_units WHERE status = 'claimed' AND lease_expires < now()"
 
 # Gradients computed on weights too old to use: drop them, recompute their units.
 REQUEUE_STALE = """
@@ -981,14 +988,30 @@ def schema_version(conn):
         return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
 
 
-def lock_coordinator(conn, patience=10):
-    """Become the database's one coordinator, or exit with one line if another is running."""
-    deadline = time.monotonic() + patience  # (a killed coordinator's session may take a moment to end)
-    while not execute(conn, LOCK_COORDINATOR)[0]["locked"]:
-        if time.monotonic() > deadline:
-            raise SystemExit("another coordinator is running on this database: stop it first, or give this one "
-                             "another --db (python coordinator.py --status shows the run)")
-        time.sleep(1)
+def lock_coordinator(url, patience="10s"):
+    """Become the database's one coordinator: the connection that holds the lock, kept until the
+    coordinator ends; or exit with one line if another coordinator holds it for longer than `patience`
+    (a killed coordinator's session may take a moment to end)."""
+    conn = connect(url, "coordinator lock")
+    try:
+        with conn.cursor() as cur:  # no `with conn`: its transaction, and the lock, stay open
+            cur.execute(LOCK_SESSION, {"patience": patience})
+            cur.execute(LOCK_COORDINATOR)
+        return conn
+    except psycopg2.errors.LockNotAvailable:
+        conn.close()
+        raise SystemExit("another coordinator is running on this database: stop it first, or give this one "
+                         "another --db (python coordinator.py --status shows the run; a coordinator whose machine "
+                         "went away a moment ago lets go within a minute)") from None
+
+
+def bound_waits(conn):
+    execute(conn, BOUND_WAITS, {"lock": LOCK_TIMEOUT, "statement": STATEMENT_TIMEOUT})
+
+
+def lock_holders(conn):
+    """'ada (pid 4242), bob (pid 4250)': the sessions holding locks on our tables, or 'nobody now'."""
+    return ", ".join(f"{row['login']} (pid {row['pid']})" for row in execute(conn, LOCK_HOLDERS)) or "nobody now"
 
 
 def drop_old_tables(conn):
@@ -1021,6 +1044,9 @@ def register_worker(conn, info):
         execute(conn, REGISTER_WORKER, info)
     except psycopg2.errors.InsufficientPrivilege:  # the row-level security of schema.sql
         raise SystemExit(f"the worker name {info['name']!r} belongs to another login: choose another --name") from None
+    except psycopg2.errors.CheckViolation:  # schema.sql: short_descriptions
+        raise SystemExit(f"the worker name {info['name'][:80]!r} is too long: choose a --name of 1 to 64 characters"
+                         ) from None
 
 
 def worker_seen(conn, name, images_per_s):
@@ -1028,7 +1054,7 @@ def worker_seen(conn, name, images_per_s):
 
 
 def leaderboard(conn):
-    return execute(conn, LEADERBOARD, {"active": ACTIVE_SECONDS, "gone": GONE_SECONDS})
+    return execute(conn, LEADERBOARD)
 
 
 def read_target(conn):
@@ -1106,24 +1132,26 @@ def upload_gradient(conn, unit, worker, blob):
     return accepted
 
 
-def requeue(conn, sql, params=None):
-    """Send units back to pending (REAP_EXPIRED_LEASES, REQUEUE_STALE) and wake waiting workers if any were."""
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, params)
-        if cur.rowcount:
-            cur.execute(NOTIFY_WORK)
-
-
 def refuse_gradient(conn, gradient_id):
     execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
 
 
 def reap_expired_leases(conn):
-    requeue(conn, REAP_EXPIRED_LEASES)
+    """Requeue the units whose lease ran out; return the logins whose expired units were locked, and skipped."""
+    with conn, conn.cursor() as cur:
+        cur.execute(REAP_EXPIRED_LEASES)
+        if cur.rowcount:
+            cur.execute(NOTIFY_WORK)
+        cur.execute(EXPIRED_BUT_LOCKED)
+        return [login for login, in cur.fetchall()]
 
 
 def requeue_stale(conn, oldest):
-    requeue(conn, REQUEUE_STALE, {"oldest": oldest})
+    """Drop the gradients too old to use, send their units back, and wake waiting workers if any were."""
+    with conn, conn.cursor() as cur:
+        cur.execute(REQUEUE_STALE, {"oldest": oldest})
+        if cur.rowcount:
+            cur.execute(NOTIFY_WORK)
 
 
 def ready_gradients(conn, oldest):

@@ -10,7 +10,9 @@
 --   contributions  the ledger: which unit went into which step, and who computed it
 --   steps          one row of losses per optimiser step
 --   workers        who takes part: each worker's machine and its latest speed
+--   leaderboard    a view: what everyone may see of the workers, bounded, whatever they wrote
 --   schema_version one row: which version of this file made the tables
+--   coordinator_lock  no rows: the running coordinator holds it locked
 --
 -- At the end: the ganns_worker role, and what its members (the students) may do.
 
@@ -25,7 +27,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (5);
+INSERT INTO schema_version VALUES (6);
 
 
 -- ---------------------------------------------------------------------------
@@ -39,16 +41,15 @@ CREATE TABLE IF NOT EXISTS run (
     status      TEXT NOT NULL CHECK (status IN ('training', 'finished')),
                 -- 'training': created by the coordinator; workers claim units
                 -- 'training' -> 'finished': the coordinator reached --epochs or --steps; workers exit
-    started_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    started_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- How far the coordinator was last told to go, so that `coordinator.py --status`
+    -- can show an ETA from any machine. Not part of config: these may change between restarts.
+    target_epochs INTEGER NOT NULL DEFAULT 0,
+    target_steps  INTEGER NOT NULL DEFAULT 0  -- 0: no step limit
 );
 COMMENT ON TABLE run IS 'The training run: a single row.';
 -- One row at most: a unique index on a constant.
 CREATE UNIQUE INDEX IF NOT EXISTS run_single_row ON run ((true));
--- How far the coordinator was last told to go, so that `coordinator.py --status`
--- can show an ETA from any machine. Not part of config: these may change between
--- restarts. ALTER, so that a database created before these columns gets them too.
-ALTER TABLE run ADD COLUMN IF NOT EXISTS target_epochs INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE run ADD COLUMN IF NOT EXISTS target_steps INTEGER NOT NULL DEFAULT 0;  -- 0: no step limit
 
 
 -- ---------------------------------------------------------------------------
@@ -65,7 +66,6 @@ COMMENT ON TABLE weights IS 'Published model versions; the coordinator keeps onl
 -- Float noise does not compress: store blobs as they are instead of trying.
 ALTER TABLE weights ALTER COLUMN weights SET STORAGE EXTERNAL;
 ALTER TABLE weights ALTER COLUMN optimizer SET STORAGE EXTERNAL;
-ALTER TABLE weights ALTER COLUMN optimizer DROP NOT NULL;  -- (schema 2 wrote it with every version)
 
 
 -- ---------------------------------------------------------------------------
@@ -85,22 +85,26 @@ CREATE TABLE IF NOT EXISTS work_units (
     status         TEXT NOT NULL DEFAULT 'pending'
                    CHECK (status IN ('pending', 'claimed', 'computed', 'done')),
                    -- 'pending':  created with its epoch, waiting for a worker
-                   -- pending  -> claimed:  a worker claims it (FOR UPDATE SKIP LOCKED)
+                   -- pending  -> claimed:  a worker claims it (claim_unit, at the end)
                    -- claimed  -> pending:  its worker gives it back (Ctrl-C), or the lease expires
                    -- claimed  -> computed: the lease holder uploads its gradient
                    -- computed -> pending:  its gradient was too stale to use
                    -- computed -> done:     its gradient went into a step (see contributions)
-    worker         TEXT,                   -- who holds it or computed it
+    worker         TEXT CHECK (length(worker) <= 64),  -- who holds it or computed it
     login          TEXT,                   -- the database login that claimed it last (see the end of this file)
     claimed_version INTEGER,               -- the run's version when it was claimed last (set by a trigger, below)
     lease          BIGINT,                 -- fencing token of the current claim
     lease_expires  TIMESTAMPTZ,            -- the worker pushes this forward while it computes
-    UNIQUE (epoch, position)
+    slot           INTEGER,                -- which of its login's few claims this is (claim_unit, at the end)
+    UNIQUE (epoch, position),
+    CHECK (status <> 'claimed' OR lease_expires IS NOT NULL)  -- a claim always runs out
 );
 COMMENT ON TABLE work_units IS 'Slices of the dataset; each epoch is a seeded shuffle cut into units.';
 -- The claim looks only at pending units, in order: keep that lookup small.
 CREATE INDEX IF NOT EXISTS work_units_pending ON work_units (id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS work_units_claimed ON work_units (lease_expires) WHERE status = 'claimed';
+-- A login holds each slot once: two sessions of one login claiming at the same moment cannot both take the last one.
+CREATE UNIQUE INDEX IF NOT EXISTS work_units_slots ON work_units (login, slot) WHERE status = 'claimed';
 
 CREATE TABLE IF NOT EXISTS gradients (
     id           BIGSERIAL PRIMARY KEY,    -- arrival order: the coordinator takes the oldest first
@@ -164,9 +168,61 @@ CREATE TABLE IF NOT EXISTS workers (
     images_per_s   REAL,                   -- its latest unit's speed, computing and uploading
     units_refused  INTEGER NOT NULL DEFAULT 0,  -- gradients the coordinator would not use
     started_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    last_seen      TIMESTAMPTZ NOT NULL DEFAULT now()
+    last_seen      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- A name fits the leaderboard, and a machine's description a line: everyone's page and --status show them.
+    CONSTRAINT short_descriptions CHECK (length(name) BETWEEN 1 AND 64
+                                         AND length(host || device || coalesce(gpu, '') || torch_version) <= 1000)
 );
 COMMENT ON TABLE workers IS 'One row per worker name, written by the worker at start and after every unit.';
+
+-- What coordinator.py (its live page, --status, the model card) shows of the
+-- workers, students included. Each worker wrote its row itself, so nothing in
+-- it is taken as it is: text is cut short, a number out of its range is NULL
+-- ("unknown" on the page), the time last seen lies within the last year, not in
+-- the future, and only the first 200 rows are shown (`total` says how many there are).
+-- It runs as this file's owner, so it shows every row; it shows no login and no host.
+-- A worker is 'active' while it holds a unit whose lease is alive (it pushes the
+-- lease forward every 15 s while it computes) or was seen in the last minute;
+-- 'gone' once not seen for 10 minutes (a closed laptop, an ended Colab session);
+-- 'idle' in between: it stopped a moment ago, or it waits for work, writing nothing.
+CREATE OR REPLACE VIEW leaderboard AS
+WITH seen AS (SELECT *, least(greatest(last_seen, now() - interval '1 year'), now()) AS seen_at FROM workers),
+     live AS (SELECT DISTINCT worker FROM work_units WHERE status = 'claimed' AND lease_expires > now()),
+     done AS (SELECT worker, count(*) AS units, sum(images)::bigint AS images FROM contributions GROUP BY worker)
+SELECT left(w.name, 40) AS name,
+       CASE WHEN live.worker IS NOT NULL OR w.seen_at > now() - interval '1 minute' THEN 'active'
+            WHEN w.seen_at > now() - interval '10 minutes' THEN 'idle' ELSE 'gone' END AS state,
+       coalesce(done.units, 0) AS units, coalesce(done.images, 0) AS images, w.units_refused,
+       CASE WHEN w.images_per_s BETWEEN 0 AND 1e6 THEN w.images_per_s END AS images_per_s,  -- NaN is above any number
+       left(w.device, 20) AS device, left(w.gpu, 40) AS gpu,
+       CASE WHEN w.cpu_cores BETWEEN 1 AND 1e5 THEN w.cpu_cores END AS cpu_cores,
+       CASE WHEN w.ram_gb BETWEEN 0 AND 1e5 THEN w.ram_gb END AS ram_gb,
+       CASE WHEN w.gpu_memory_gb BETWEEN 0 AND 1e4 THEN w.gpu_memory_gb END AS gpu_memory_gb,
+       extract(epoch FROM now() - w.seen_at)::float AS seen_ago,
+       dense_rank() OVER (ORDER BY w.login, w.host) AS machine,  -- workers on one machine share its number
+       count(*) OVER () AS total
+FROM seen w LEFT JOIN live ON live.worker = w.name LEFT JOIN done ON done.worker = w.name
+ORDER BY images DESC, name
+LIMIT 200;
+COMMENT ON VIEW leaderboard IS 'The workers as everyone may see them: bounded, whatever they wrote in their rows.';
+
+
+-- ---------------------------------------------------------------------------
+-- The coordinator's lock
+--
+-- Two coordinators on one run would both step it. The coordinator keeps a
+-- transaction open, on a connection of its own, that holds this table locked
+-- in SHARE UPDATE EXCLUSIVE mode (ganns.lock_coordinator); PostgreSQL lets go
+-- of it when that connection ends, even if the coordinator was killed. Not an
+-- advisory lock: any login may take any advisory lock number. Students have no
+-- rights on this table, so they cannot LOCK it; the one lock they can hold on
+-- it without rights (ROW EXCLUSIVE, while a PREPAREd DELETE sits in an open
+-- transaction) does not conflict with this mode, which conflicts with itself.
+-- (No COMMENT ON: that takes the same lock, and would wait for a running coordinator.)
+-- https://www.postgresql.org/docs/current/explicit-locking.html
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS coordinator_lock ();
 
 
 -- ---------------------------------------------------------------------------
@@ -178,12 +234,13 @@ COMMENT ON TABLE workers IS 'One row per worker name, written by the worker at s
 -- Each student logs in as a role of their own that is a member of
 -- ganns_worker (README: "Running it with a class") and may do exactly what
 -- worker.py does, and nothing else:
---   read the run and the weights (not Adam's state: only resuming needs it);
---   claim a pending unit, extend or give back a unit it holds;
+--   read the run, the weights (not Adam's state: only resuming needs it),
+--   the steps' losses and the leaderboard;
+--   claim a pending unit (through claim_unit: a few at a time), extend or give back a unit it holds;
 --   upload one gradient for a unit it holds, under a worker name of its own;
 --   add and update its own rows in workers (not their refusal count).
 -- So it cannot change the weights or the run, touch another login's units,
--- gradients or worker rows, or delete anything.
+-- gradients or worker rows, lock a unit it does not hold, or delete anything.
 --
 -- "Its own" is decided by session_user, the login itself. Not current_user:
 -- any student may SET ROLE ganns_worker, and then all would be the same user.
@@ -197,13 +254,14 @@ DO $$ BEGIN
 END $$;
 
 -- Revoke everything first, so that the grants below are the whole list on every run.
-REVOKE ALL ON run, weights, work_units, gradients, gradient_uploads, contributions, steps, workers, schema_version
+REVOKE ALL ON run, weights, work_units, gradients, gradient_uploads, contributions, steps, workers, schema_version,
+              leaderboard, coordinator_lock
     FROM ganns_worker;
 REVOKE ALL ON SEQUENCE lease_numbers, work_units_id_seq, gradients_id_seq FROM ganns_worker;
-GRANT SELECT ON run, schema_version TO ganns_worker;
+GRANT SELECT ON run, schema_version, steps, leaderboard TO ganns_worker;  -- steps: the curves, for --status
 GRANT SELECT (version, weights) ON weights TO ganns_worker;
-GRANT SELECT, UPDATE (status, worker, lease, lease_expires, login) ON work_units TO ganns_worker;
-GRANT USAGE ON SEQUENCE lease_numbers, gradients_id_seq TO ganns_worker;  -- nextval() for leases and gradient ids
+GRANT SELECT, UPDATE (status, worker, lease, lease_expires) ON work_units TO ganns_worker;
+GRANT USAGE ON SEQUENCE gradients_id_seq TO ganns_worker;  -- nextval() for gradient ids
 GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON gradients TO ganns_worker;
 GRANT INSERT ON gradient_uploads TO ganns_worker;
 GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version),
@@ -216,19 +274,21 @@ ALTER TABLE work_units ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gradients ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workers ENABLE ROW LEVEL SECURITY;
 
--- Units: pending ones (to claim) and its own.
+-- Units: pending ones (to see the queue) and its own.
 DROP POLICY IF EXISTS worker_reads ON work_units;
 CREATE POLICY worker_reads ON work_units FOR SELECT TO ganns_worker
     USING (status = 'pending' OR login = session_user);
--- The moves of CLAIM_UNIT, EXTEND_LEASE, GIVE_BACK_UNIT and upload_gradient (below):
--- from pending, or from claimed by this login, to a state that is this
--- login's, never 'done'; and a lease of ten minutes at most, so a unit is
--- never held hostage for the whole class.
+-- The moves of EXTEND_LEASE, GIVE_BACK_UNIT and upload_gradient (below): from
+-- claimed by this login to a state that is this login's, never 'done'; a
+-- claimed unit's lease runs out within ten minutes, so a unit is never held
+-- hostage for the whole class. Not from pending: the claim is claim_unit's
+-- (below), so a student cannot take or lock (SELECT ... FOR UPDATE, which
+-- needs the same rights) the pending units that the others need.
 DROP POLICY IF EXISTS worker_moves ON work_units;
 CREATE POLICY worker_moves ON work_units FOR UPDATE TO ganns_worker
-    USING (status = 'pending' OR (status = 'claimed' AND login = session_user))
+    USING (status = 'claimed' AND login = session_user)
     WITH CHECK (login = session_user AND status IN ('pending', 'claimed', 'computed')
-                AND coalesce(lease_expires, now()) <= now() + interval '10 minutes');
+                AND (status <> 'claimed' OR lease_expires <= now() + interval '10 minutes'));
 
 -- Gradients: for a unit this login holds (seen as it was when the upload
 -- began), weighted by that unit's true number of images, under a worker name
@@ -320,3 +380,46 @@ END $$;
 DROP TRIGGER IF EXISTS upload_gradient ON gradient_uploads;
 CREATE TRIGGER upload_gradient INSTEAD OF INSERT ON gradient_uploads
     FOR EACH ROW EXECUTE FUNCTION upload_gradient();
+
+-- The claim: the next pending unit, for this login, for lease_seconds (ten
+-- minutes at most). SKIP LOCKED makes concurrent workers step over a row
+-- another worker is claiming at this moment instead of queueing behind its
+-- lock, so two workers never get the same unit and never wait for each other.
+-- The new lease number is the fencing token every later write must show.
+--
+-- A student's login holds 4 claimed units at most: two workers' worth (a
+-- worker computes one unit and has claimed the next), so one student may run
+-- a laptop and a Colab on one login, or restart a killed worker before its
+-- old leases run out. A login holding 4 gets no unit, as if there were none.
+-- Each claim takes a free slot, 1 to 4, and the unique index work_units_slots
+-- refuses a slot taken twice: that holds even for claims made at the same
+-- moment in several sessions, which a count could not see.
+--
+-- SECURITY DEFINER: it runs with the rights of this file's owner (the
+-- coordinator), which students lack on pending units. session_user stays the
+-- student; current_user is the owner, so session_user = current_user only for
+-- the coordinator's own login, whose workers (--local-workers) have no limit.
+CREATE OR REPLACE FUNCTION claim_unit(worker_name TEXT, lease_seconds DOUBLE PRECISION)
+RETURNS SETOF work_units LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    free_slot INTEGER;
+BEGIN
+    IF session_user <> current_user THEN
+        free_slot := (SELECT min(s) FROM generate_series(1, 4) s
+                      WHERE s NOT IN (SELECT slot FROM work_units
+                                      WHERE login = session_user AND status = 'claimed' AND slot IS NOT NULL));
+        IF free_slot IS NULL THEN
+            RETURN;
+        END IF;
+    END IF;
+    RETURN QUERY
+        UPDATE work_units
+        SET status = 'claimed', worker = worker_name, login = session_user, slot = free_slot,
+            lease = nextval('lease_numbers'), lease_expires = now() + make_interval(secs => least(lease_seconds, 600))
+        WHERE id = (SELECT id FROM work_units WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING *;  -- (a trigger, above, notes the run's version in claimed_version)
+EXCEPTION WHEN unique_violation THEN  -- another session of this login took that slot a moment ago
+    RETURN;
+END $$;
+REVOKE ALL ON FUNCTION claim_unit FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION claim_unit TO ganns_worker;

@@ -1480,6 +1480,174 @@ def test_schema_sql_runs_again_and_a_student_cannot_run_it():
 
 
 # ---------------------------------------------------------------------------
+# No student can stall, starve or crash the run: what one login can hold, lock
+# and write is bounded, and the coordinator never waits for it without bound.
+# ---------------------------------------------------------------------------
+
+def claimed_by(conn, role):
+    return query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'claimed' AND login = %(role)s",
+                 {"role": role})[0]["n"]
+
+
+def test_a_login_holds_four_units_at_most_and_each_for_ten_minutes_at_most():
+    conn, args, run, models, optimizers = new_run("--unit-size", "2")  # 20 units
+    with student(conn) as (ada, role, url), student(conn) as (bob, _, _):
+        # Taking the whole queue at once, or locking it in a transaction left open: nothing taken, nothing locked.
+        assert refused(ada, "UPDATE work_units SET status = 'claimed', lease_expires = now() WHERE status = 'pending'")
+        with ada.cursor() as cur:
+            cur.execute("SELECT id FROM work_units WHERE status = 'pending' FOR UPDATE")
+            assert cur.rowcount == 0
+        assert ganns.claim_unit(bob, "bob")  # while ada's transaction is still open
+        ada.rollback()
+        held = [ganns.claim_unit(ada, "ada", lease_seconds=10**6) for _ in range(4)]  # asks for far too long a lease
+        assert all(held) and ganns.claim_unit(ada, "ada") is None and claimed_by(conn, role) == 4
+        assert query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'claimed' "
+                           "AND NOT lease_expires <= now() + interval '10 minutes'")[0]["n"] == 0
+        for unit in held[:2]:
+            assert refused(ada, "UPDATE work_units SET lease_expires = NULL WHERE id = %(id)s", unit)
+            too_long = {"unit_id": unit["id"], "lease": unit["lease"], "lease_seconds": 601}
+            assert refused(ada, ganns.EXTEND_LEASE, too_long)
+        # What the honest worker does with a unit frees its place: an upload, or a unit given back.
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        assert compute_and_upload(ada, run, held[0], "ada")
+        ganns.give_back_unit(ada, held[1])
+        # Two sessions of one login claiming at the same moment: the one in an open transaction takes
+        # the two free places; the other waits for it, then finds none.
+        with ada.cursor() as cur:
+            for _ in range(2):
+                cur.execute(ganns.CLAIM_UNIT, {"worker": "ada", "lease_seconds": 60})
+                assert cur.rowcount == 1
+        also_ada = ganns.connect(url, "ada again")
+        query(also_ada, "SET lock_timeout = '1s'")  # (no thread: a claim waiting in one would hold its connection)
+        try:
+            ganns.claim_unit(also_ada, "ada")
+            raise AssertionError("a fifth unit, claimed in a second session")
+        except psycopg2.errors.LockNotAvailable:  # it waited for the open transaction's slot
+            pass
+        ada.commit()
+        assert ganns.claim_unit(also_ada, "ada") is None
+        also_ada.close()
+        assert claimed_by(conn, role) == 4
+        assert len([ganns.claim_unit(conn, "teacher") for _ in range(6)]) == 6  # the coordinator's own login: no limit
+        assert claimed_by(conn, conn.info.user) == 6
+
+
+def test_a_transaction_left_open_cannot_make_the_coordinator_wait():
+    conn, args, run, models, optimizers = new_run()
+    boss = coordinator.connect(fresh_url_of(conn))  # the coordinator's connection, as coordinator.py makes it
+    with student(conn) as (ada, role, _), student(conn) as (bob, _, _):
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        late = ganns.claim_unit(ada, "ada", lease_seconds=0.2)
+        uploaded = ganns.claim_unit(ada, "ada")
+        assert ganns.upload_gradient(ada, uploaded, "ada", b"not a gradient")
+        bobs = ganns.claim_unit(bob, "bob", lease_seconds=0.2)
+        with ada.cursor() as cur:  # locks on what ada may lock, in a transaction she leaves open
+            cur.execute("SET idle_in_transaction_session_timeout = '60s'")  # (so a failing test cannot hang)
+            cur.execute("SELECT FROM work_units WHERE id = %(id)s FOR UPDATE", late)
+            cur.execute("SELECT FROM workers WHERE name = 'ada' FOR UPDATE")
+            assert cur.rowcount == 1
+        time.sleep(0.4)  # both short leases have run out
+        started = time.monotonic()
+        assert ganns.reap_expired_leases(boss) == [role]  # bob's unit back in the queue, ada's named and skipped
+        assert coordinator.take_step(boss, models, optimizers, ganns.ready_gradients(boss, 0), 1, 1, 0) is None
+        assert time.monotonic() - started < 5  # no lock waited for (lock_timeout would end a wait after 10 s)
+        status = {r["id"]: r["status"] for r in query(conn, "SELECT id, status FROM work_units")}
+        assert (status[bobs["id"]], status[uploaded["id"]], status[late["id"]]) == ("pending", "pending", "claimed")
+        assert query(conn, "SELECT units_refused FROM workers") == [{"units_refused": 0}]  # refused, not counted
+        ada.rollback()
+        assert ganns.reap_expired_leases(boss) == [] and claimed_by(conn, role) == 0
+
+
+def test_a_student_can_neither_take_the_coordinators_lock_nor_keep_it_from_starting():
+    conn, args, run, models, optimizers = new_run()
+    url = fresh_url_of(conn)
+    with student(conn) as (ada, _, _), student(conn) as (bob, bobs_role, _):
+        assert refused(ada, "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE")
+        for table in ("work_units", "workers", "gradients"):  # SHARE would stop every claim, upload or refusal
+            assert refused(ada, f"LOCK TABLE {table} IN SHARE MODE"), table
+        with ada.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(7236001)")  # the old coordinator's lock number, held for good
+            cur.execute("PREPARE holds AS DELETE FROM coordinator_lock")  # the lock a student can hold on it
+        with bob.cursor() as cur:  # a read left open: the restart's schema.sql waits for it
+            cur.execute("SELECT * FROM work_units")
+        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+                         url=url)
+        lines = []
+        reader = threading.Thread(target=lambda: [lines.append(line) for line in restart.stdout], daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: any(f"which {bobs_role} (pid {bob.get_backend_pid()}) kept locked" in line
+                                 for line in lines), 90, "the coordinator naming the open transaction")
+            bob.rollback()
+            wait_for(lambda: any(f"resuming run {run['id']}" in line for line in lines), 60, "the coordinator")
+            holder = query(conn, "SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid) "
+                                 "WHERE relation = 'coordinator_lock'::regclass AND mode = 'ShareUpdateExclusiveLock'")
+            assert holder == [{"application_name": "coordinator lock"}]
+            assert ada.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS  # still open
+        finally:
+            restart.kill()
+            restart.wait()
+            reader.join(timeout=10)
+        ada.rollback()
+        assert "Traceback" not in "".join(lines), "".join(lines)
+
+
+def test_whatever_a_worker_writes_about_itself_the_page_and_the_status_stay_small():
+    conn, args, run, models, optimizers = new_run()
+    with student(conn) as (ada, role, _):
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        for too_long in ({"gpu": "x" * 20_000_000}, {"host": "h" * 2000}):
+            try:
+                query(ada, "UPDATE workers SET gpu = %(gpu)s, host = %(host)s",
+                      {"gpu": None, "host": "laptop", **too_long})
+                raise AssertionError(f"stored {list(too_long)[0]} of {len(list(too_long.values())[0]):,} characters")
+            except psycopg2.errors.CheckViolation:
+                pass
+        # Values that fit the columns, and make no sense: a GPU without memory (the crash of issue 14),
+        # NaN, infinities, no cores, and a time last seen in the future.
+        query(ada, "UPDATE workers SET gpu = 'Tesla T4', gpu_memory_gb = NULL, images_per_s = 'NaN', "
+                   "ram_gb = '-Infinity', cpu_cores = -3, last_seen = 'infinity'")
+        # Rows from before schema.sql limited their lengths (the owner may still write anything), and many names.
+        query(conn, "ALTER TABLE workers DROP CONSTRAINT short_descriptions")
+        query(conn, "INSERT INTO workers (name, host, device, cpu_cores, gpu, gpu_memory_gb, torch_version) "
+                    "VALUES (%(name)s, 'h', %(device)s, 2, %(gpu)s, 'Infinity', '2')",
+              {"name": "\x1b[2J" + "n" * 5000, "device": "d" * 1_000_000, "gpu": "g" * 20_000_000})
+        query(conn, "INSERT INTO workers (name, host, device, cpu_cores, torch_version) "
+                    "SELECT 'name ' || i, 'h', 'cpu', 1, '2' FROM generate_series(1, 300) i")
+        workers = ganns.leaderboard(conn)
+        page = coordinator.leaderboard_html(workers)
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            coordinator.show_status(conn)
+        status = output.getvalue()
+        assert len(workers) == 200 and len(page) < 100_000 and len(status) < 50_000, (len(page), len(status))
+        assert "and 102 more workers, not shown" in page and "and 102 more workers, not shown" in status
+        ada_line, = [line for line in status.splitlines() if " ada " in line]
+        assert ada_line.split()[2:7] == ["active", "0", "0", "0", "0.0"] and ada_line.endswith("Tesla T4 (? GB)")
+        assert "workers: 200 active, 0 idle, 0 gone" in status  # (the 200 shown)
+        assert "\x1b" not in status and "nan" not in status.lower() and "inf" not in status.lower()
+        assert "Tesla T4 (? GB)" in page and "nan" not in page.lower() and "inf" not in page.lower()
+
+
+def test_a_students_login_sees_the_status():
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    unit = ganns.claim_unit(conn, "teacher")
+    assert compute_and_upload(conn, run, unit, "teacher")
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    with student(conn) as (ada, _, _):
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            coordinator.show_status(ada)
+        lines = output.getvalue().splitlines()
+        assert lines[0].startswith(f"run {run['id']}: training, cartoon-faces (40 images)")
+        assert lines[1].startswith("step 1 | epoch 1 of 5, 20% done | 8 images |") and lines[2].startswith("Loss_D ")
+        assert lines[3].startswith("workers: 1 active, 0 idle, 0 gone")
+        assert [line.split()[1] for line in lines[6:]] == ["ada"]  # "teacher" computed as the owner, unregistered
+        assert refused(ada, "SELECT * FROM contributions")  # the ledger stays the coordinator's
+
+
+# ---------------------------------------------------------------------------
 # Bad input and configuration: one line that says what is wrong and what to do.
 # ---------------------------------------------------------------------------
 
