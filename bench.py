@@ -128,11 +128,11 @@ def write_versions(conn, count):
                         "SELECT generate_series(1, %(count)s), weights FROM weights WHERE version = 0", {"count": count})
 
 
-def publish_every_two(conn, run, worker, warm_up, enough, mark=lambda: None):
-    """Play a coordinator that costs nothing for the `worker` process: publish a new version (written
-    ahead by write_versions) after every 2 gradients, as often as the real one, and the worker downloads
-    each. Stops once enough(units, seconds) past the first `warm_up` units, at an even number of them
-    (every other unit downloads new weights); mark() is called as that stretch starts and as it ends.
+def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, every=2):
+    """Play a coordinator that costs nothing for the `worker` process: publish a new version (written ahead
+    by write_versions) after every `every` gradients, and the worker downloads each. Stops once
+    enough(units, seconds) past the first `warm_up` units, at a whole number of versions (the units that
+    download new weights take longer); mark() is called as that stretch starts and as it ends.
     Returns the images and seconds of that stretch, images counted in the run's units."""
     version, arrived, seen = 0, [], set()
     ganns.listen(conn, ganns.LISTEN_GRADIENTS)  # as the real coordinator waits: no polling
@@ -144,19 +144,19 @@ def publish_every_two(conn, run, worker, warm_up, enough, mark=lambda: None):
                 arrived.append(time.monotonic())
                 if len(arrived) == warm_up:
                     mark()
-        if len(ready) >= 2:
+        if len(ready) >= every:
             version += 1
             ids = {"step": version, "gradient_ids": [r["id"] for r in ready]}
             with conn, conn.cursor() as cur:  # publish_step's bookkeeping, without writing the weights
                 for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, ganns.ADVANCE_VERSION, ganns.NOTIFY_WORK):
                     cur.execute(sql, ids)
         units = len(arrived) - warm_up
-        if units > 0 and units % 2 == 0 and enough(units, arrived[-1] - arrived[warm_up - 1]):
+        if units > 0 and units % every == 0 and enough(units, arrived[-1] - arrived[warm_up - 1]):
             mark()
             return units * run["config"]["unit_size"], arrived[-1] - arrived[warm_up - 1]
         if worker.poll() is not None:
             raise RuntimeError(f"the worker stopped (exit {worker.returncode}):\n{worker.stdout.read()[-3000:]}")
-        if len(ready) < 2:
+        if len(ready) < every:
             ganns.wait_for_news(conn, 1)
 
 
@@ -174,7 +174,8 @@ def stop_worker(worker):
 
 
 def bench_worker(server, ceiling, units=48):
-    """One real worker.py with 2 threads, against a coordinator that costs nothing (publish_every_two)."""
+    """One real worker.py with 2 threads, against a coordinator that costs nothing (cheap_coordinator),
+    publishing as often as the real one: a version every 2 gradients."""
     print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
     url = new_database(server, "bench_worker")
     conn, run, models, _ = new_run(url)
@@ -183,7 +184,7 @@ def bench_worker(server, ceiling, units=48):
     worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        images, seconds = publish_every_two(conn, run, worker, 4, lambda measured, _: measured >= units - 4)
+        images, seconds = cheap_coordinator(conn, run, worker, 4, lambda measured, _: measured >= units - 4)
     finally:
         output = stop_worker(worker)
     rate = images / seconds
@@ -540,25 +541,29 @@ def relay_counts(relay_process):
 
 
 def bench_one_link(server, options, link, relay_process, port):
-    """One worker.py (2 threads) in the namespace, its database connection through the relay's `port`;
-    this process publishes as publish_every_two does, outside. Its images/s, the bytes each image
-    cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch."""
+    """One worker.py (2 threads) in the namespace, its database connection through the relay's `port`,
+    and this process as its coordinator (cheap_coordinator), outside. Its images/s, the bytes each image
+    cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
+
+    A new version follows every gradient, not every 2: in class the versions come from everyone's
+    gradients, and a worker finds a new one to download before nearly every unit it takes."""
     url = new_database(server, "bench_link")
     conn, run, models, _ = new_run(url, units_per_epoch=64, **options)
     size = run["config"]["unit_size"]
-    warm_up, most = max(1, 128 // size), max(6, 3072 // size)  # units: the first ones fetch the first weights
-    write_versions(conn, most // 2 + 1)
+    warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
+    write_versions(conn, most)
     shape(link[1])
     env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/bench_link", "PYTHONUNBUFFERED": "1"}
     worker = in_namespace(str(HERE / "worker.py"), "--threads", "2", "--name", "bench", env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     marks = []
     try:
-        images, seconds = publish_every_two(conn, run, worker, warm_up,
+        images, seconds = cheap_coordinator(conn, run, worker, warm_up,
                                             lambda units, seconds: seconds >= LINK_SECONDS or units >= most - warm_up,
-                                            lambda: marks.append(relay_counts(relay_process)))
+                                            lambda: marks.append(relay_counts(relay_process)), every=1)
     finally:
-        output = stop_worker(worker)
+        worker.kill()  # no Ctrl-C: its clean-up would cross the slow link too, and the database goes next
+        output, _ = worker.communicate()
         conn.close()
     lines = unit_lines(output)[warm_up:]
     return {"rate": images / seconds, "bytes": (marks[1] - marks[0]) / images,
