@@ -441,7 +441,7 @@ LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together 
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
          ("10 Mbit/s shared, 100 ms", 10, 100)]
-LINK_SECONDS = 40        # each link is measured for at least this long past its warm-up
+LINK_SECONDS = 40        # each link is measured this long past its warm-up (at least 2 units, at most 3,072 images)
 NAMESPACE = "ganns-link"  # the network namespace the link bench makes, and deletes when it ends
 
 
@@ -559,7 +559,7 @@ def bench_one_link(server, options, link, relay_process, port):
     marks = []
     try:
         images, seconds = cheap_coordinator(conn, run, worker, warm_up,
-                                            lambda units, seconds: seconds >= LINK_SECONDS or units >= most - warm_up,
+                                            lambda units, seconds: units >= 2 and seconds >= LINK_SECONDS or units >= most - warm_up,
                                             lambda: marks.append(relay_counts(relay_process)), every=1)
     finally:
         worker.kill()  # no Ctrl-C: its clean-up would cross the slow link too, and the database goes next
