@@ -434,14 +434,15 @@ def bench_wake(server, rounds=20):
 # delayed link on this machine (a network namespace of its own, as root).
 # ---------------------------------------------------------------------------
 
-# The settings a class would choose between: a unit of 1024 images moves the bytes of one 64-image
-# unit, once in each direction, and computes 16 times as long (as 16 local steps of 64 would).
+# The new default's run options, measured beside today's: the one place to change them. A unit of
+# 1024 images stands in for 16 local steps of 64: a gradient's bytes up and a version's down, like one
+# unit of 64, and 16 times the computing.
 NEW_DEFAULT = {"unit_size": 1024}
 LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together or None, round trip in ms)
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
          ("10 Mbit/s shared, 100 ms", 10, 100)]
-LINK_SECONDS = 40        # each link is measured this long past its warm-up (at least 2 units, at most 3,072 images)
+LINK_SECONDS = 40        # each link is measured this long past its warm-up (at least 2 units, at most about 3,000 images)
 NAMESPACE = "ganns-link"  # the network namespace the link bench makes, and deletes when it ends
 
 
