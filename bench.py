@@ -661,7 +661,8 @@ def project_steps(faces_tensor, feature_maps, seed, argv=()):
     if "--ttur" in argv:
         for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
             optimizer.param_groups[0]["lr"] = lr
-    return models, coordinator.local_steps(args, faces_tensor, models, optimizers)
+    config = {"unit_size": args.unit_size, "local_steps": args.local_steps, "lookahead": args.lookahead}
+    return models, coordinator.steps_alone(args, config, faces_tensor, models, optimizers)
 
 
 def distributed_steps(server, feature_maps, seed, argv, generator):

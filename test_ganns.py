@@ -116,7 +116,9 @@ def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
                                                      run["config"]["weights_dtype"]))
     dataset = worker.open_run_dataset(run["config"], None)
     args = worker.parse_args(["--batch-size", str(batch_size)])
-    return worker.compute_unit(args, run["config"], models, dataset, unit, "cpu")
+    joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(*models),
+              "dataset": dataset}
+    return worker.compute_unit(args, joined, unit, "cpu")
 
 
 def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SIZE):
@@ -404,9 +406,10 @@ def test_the_generator_learns_against_the_discriminator_one_step_ahead():
 
 
 def test_distributed_step_equals_local_computation():
-    """Two units of different sizes, computed by workers in uneven mini-batches and averaged by the
-    coordinator, give the same gradients, statistics and new weights as one machine would."""
-    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12",
+    """With one local step (--local-steps 1), two units of different sizes, computed by workers in uneven
+    mini-batches and averaged by the coordinator, give the same gradients, statistics and new weights as
+    one machine would, stepping Adam on the average gradient."""
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "1",
                                                   "--gradient-dtype", "float32", "--weights-dtype", "float32")
     config = run["config"]
     reference_g, reference_d = ganns.build_models(config)  # the same seeded start
@@ -456,6 +459,60 @@ def test_distributed_step_equals_local_computation():
             if name.endswith("num_batches_tracked"):
                 continue  # BatchNorm's counter: unused with momentum 0.1, not averaged
             assert torch.allclose(published[key][name].float(), value.float(), rtol=1e-4, atol=1e-6), (key, name)
+
+
+def tutorial_step(generator, discriminator, optimizers, real, noise):
+    """One step of the PyTorch DCGAN tutorial's loop, as it is written there: .backward(), .grad, D first."""
+    criterion = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    discriminator.zero_grad()
+    criterion(discriminator(real), ones).backward()
+    fake = generator(noise)
+    criterion(discriminator(fake.detach()), zeros).backward()
+    optimizers[1].step()
+    generator.zero_grad()
+    criterion(discriminator(fake), ones).backward()
+    optimizers[0].step()
+
+
+def test_local_steps_move_the_weights_by_the_workers_average_change():
+    """With --local-steps 3, each worker takes the tutorial's steps on its unit's mini-batches with an Adam
+    of its own, and the coordinator moves its weights by the image-weighted average of the changes;
+    the same numbers as two copies of the tutorial's loop on one machine, averaged."""
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3",
+                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
+    config = run["config"]
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
+    units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
+    assert sorted(len(u["indices"]) for u in units) == [8, 12]  # mini-batches of 4: three steps, and two
+    for unit in units:
+        assert compute_and_upload(conn, run, unit, batch_size=5)  # the worker's --batch-size: not the run's
+
+    reference = ganns.build_models(config)  # the same seeded start
+    start = [{k: v.clone() for k, v in m.state_dict().items()} for m in reference]
+    expected = [{k: torch.zeros_like(v) for k, v in m.items()} for m in start]
+    for unit in units:
+        for model, state in zip(reference, start):
+            model.load_state_dict(state)
+        reference_optimizers = ganns.build_optimizers(*reference)  # a worker's own Adam, fresh
+        noise_source = torch.Generator().manual_seed(unit["noise_seed"])
+        for i in range(0, len(unit["indices"]), 4):
+            batch = unit["indices"][i:i + 4]
+            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
+            tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
+        share = len(unit["indices"]) / 20
+        for model, total in zip(reference, expected):  # the average of the ends = start - average change
+            for name, value in model.state_dict().items():
+                if value.is_floating_point():
+                    total[name] += value * share
+
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, oldest=0), 1, 1, 0)
+    published = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, total, begin in zip(("generator", "discriminator"), expected, start):
+        for name, value in total.items():
+            assert torch.allclose(published[key][name], value, rtol=1e-4, atol=1e-6), (key, name)
+        moved = max((published[key][name] - begin[name]).abs().max().item() for name in total)
+        assert moved > 1e-4  # three Adam steps of 2e-4, not none
 
 
 def test_generator_loss_does_not_leak_into_discriminator_gradient():

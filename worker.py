@@ -80,15 +80,16 @@ def load_version(models, state):
         model.load_state_dict(state[key])
 
 
-def compute_unit(args, config, models, dataset, unit, device, stop=None):
-    """The unit's gradients as a blob. Setting the event `stop` ends it between two mini-batches."""
+def compute_unit(args, run, unit, device, stop=None):
+    """The unit's result (its gradient, or its change of weights) as a blob.
+    Setting the event `stop` ends it between two mini-batches."""
     def check_stop():
         if stop is not None and stop.is_set():
             raise LeaseLost()
 
-    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=check_stop,
-                                  lookahead=config.get("lookahead", 0.0))  # (runs from before it: 0)
-    return ganns.gradient_blob(result, config["gradient_dtype"])
+    result = ganns.unit_result(run["models"], run["optimizers"], run["dataset"], unit, run["config"],
+                               args.batch_size, device, after_batch=check_stop)
+    return ganns.gradient_blob(result, run["config"]["gradient_dtype"])
 
 
 def newest_weights(conn, run, version, device):
@@ -130,7 +131,9 @@ def join_run(conn, args, run, device):
     ganns.register_worker(conn, ganns.machine_info(args.name, device))
     log.info("joined run %d: %s, %s images, feature maps %d, on %s",
              run["id"], config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
-    return {"id": run["id"], "config": config, "dataset": dataset, "models": ganns.build_models(config, device),
+    models = ganns.build_models(config, device)
+    return {"id": run["id"], "config": config, "dataset": dataset, "models": models,
+            "optimizers": ganns.build_optimizers(*models),  # with local steps: Adam's state, from unit to unit
             "loaded": None,   # the weights version in the models
             "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
 
@@ -160,8 +163,7 @@ def start_computing(thread, args, job, device):
         run["loaded"] = run["latest"]["version"]
     job["unit"]["version"] = run["loaded"]  # the version its gradient is computed on, for the coordinator
     job["started"] = time.monotonic()
-    job["future"] = thread.submit(compute_unit, args, run["config"], run["models"], run["dataset"],
-                                  job["unit"], device, job["stop"])
+    job["future"] = thread.submit(compute_unit, args, run, job["unit"], device, job["stop"])
 
 
 def upload(conn, args, job, blob):
