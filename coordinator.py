@@ -450,7 +450,7 @@ def start_or_resume(conn, args):
         log.info("started run %d on %s: %s images, feature maps %d",
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
         set_aside_old_files(args.out)
-    ganns.set_target(conn, args.epochs, args.steps)  # for --status's ETA
+    ganns.set_target(conn, args.epochs, args.steps, args.max_staleness)  # for --status's ETA, and workers
     return run, models, optimizers
 
 

@@ -72,7 +72,7 @@ OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored wit
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 6        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 7        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -775,7 +775,7 @@ def norm_outliers(norms, ratio=MAX_NORM_RATIO):
 # Every function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
-READ_RUN = "SELECT id, config, version, status FROM run"
+READ_RUN = "SELECT id, config, version, status, max_staleness FROM run"
 
 READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
 
@@ -804,7 +804,8 @@ LEADERBOARD = "SELECT * FROM leaderboard"
 
 READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
 
-SET_TARGET = "UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s"
+SET_TARGET = """
+UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s, max_staleness = %(max_staleness)s"""
 
 # The newest steps: the latest losses, and the rate of the last few for an ETA.
 RECENT_STEPS = """
@@ -1149,8 +1150,8 @@ def read_target(conn):
     return first(execute(conn, READ_TARGET))
 
 
-def set_target(conn, epochs, steps):
-    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps})
+def set_target(conn, epochs, steps, max_staleness):
+    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps, "max_staleness": max_staleness})
 
 
 def recent_steps(conn, count=20):

@@ -804,6 +804,27 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
 
 
+def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
+    """A machine too slow for the run's units would compute results that are always dropped as stale:
+    after LATE_IN_A_ROW of them it stops with one line saying what to change."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "0")
+    late = [ganns.claim_unit(conn, "slow") for _ in range(worker.LATE_IN_A_ROW)]  # all on version 0
+    assert compute_and_upload(conn, run, ganns.claim_unit(conn, "fast"), "fast")
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)  # version 1
+    slow_args, joined = worker.parse_args(["--name", "slow"]), {}
+    for number, unit in enumerate(late, 1):
+        job = {"unit": unit, "run": joined, "started": time.monotonic(), "computed": time.monotonic()}
+        if number < len(late):
+            worker.upload(conn, slow_args, job, compute(conn, run, unit))
+            assert joined["late"] == number
+        else:
+            message = one_line_exit(worker.upload, conn, slow_args, job, compute(conn, run, unit))
+            assert "too late to be used" in message and "fewer --local-steps" in message
+    ganns.requeue_stale(conn, oldest=1)  # what the coordinator does with them: computed again by others
+    assert query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'pending' AND id = ANY(%(ids)s)",
+                 {"ids": [u["id"] for u in late]})[0]["n"] == len(late)
+
+
 def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
     conn, args, run, models, optimizers = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")

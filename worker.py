@@ -24,6 +24,9 @@ import ganns
 log = logging.getLogger("ganns")
 
 
+LATE_IN_A_ROW = 3  # results too stale to be used, one after the other, before a worker gives up
+
+
 class LeaseLost(Exception):
     """The unit's lease expired and it was handed to someone else: stop working on it."""
 
@@ -105,8 +108,15 @@ def newest_weights(conn, run, version, device):
 
 def wait_while_computing(conn, job, device):
     """The blob of a unit computing in the background. Meanwhile: push its lease forward, and
-    fetch new weights as soon as they are published, so the next unit starts on the newest."""
+    fetch new weights, so the next unit starts on new ones.
+
+    One download per unit at most, and not before the unit is half done (going by
+    how long the last one took): a class that publishes a version every few seconds
+    would otherwise fill every worker's link with weights it never trains on.
+    """
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
+    fetch_from = job.get("started", 0) + job["run"].get("unit_seconds", 0) / 2
+    news, fetched = False, False
     while True:
         if ganns.CTRL_C.is_set():
             raise KeyboardInterrupt
@@ -114,10 +124,13 @@ def wait_while_computing(conn, job, device):
             return job["future"].result(timeout=0.02)  # look for news 50 times a second meanwhile
         except concurrent.futures.TimeoutError:
             pass
-        if ganns.news_arrived(conn):  # NOTIFY work: new weights, or units back in the queue
-            run = ganns.read_run(conn)
+        news = ganns.news_arrived(conn) or news  # NOTIFY work: new weights, or units back in the queue
+        if news and not fetched and time.monotonic() >= fetch_from:
+            news, run = False, ganns.read_run(conn)
             if run and run["id"] == job["run"]["id"]:
+                had = job["run"]["latest"]["version"]
                 newest_weights(conn, job["run"], run["version"], device)  # False: gone already, wait for the next
+                fetched = job["run"]["latest"]["version"] > had
         if time.monotonic() >= extend_at:
             extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
             if not ganns.extend_lease(conn, job["unit"]):
@@ -167,16 +180,26 @@ def start_computing(thread, args, job, device):
 
 
 def upload(conn, args, job, blob):
-    """Upload a unit's gradient (while the next unit computes) and say how it went."""
+    """Upload a unit's result (while the next unit computes) and say how it went. A worker whose
+    results keep arriving too late to be used stops, rather than computing them in vain for ever."""
     unit, images = job["unit"], len(job["unit"]["indices"])
     started = time.monotonic()
     accepted = ganns.upload_gradient(conn, unit, args.name, blob)
     computing, uploading = job["computed"] - job["started"], time.monotonic() - started
     rate = images / max(computing, uploading)  # the slower of the two sets the pace
     ganns.worker_seen(conn, args.name, rate)
+    run = ganns.read_run(conn) or {"version": unit["version"], "max_staleness": 0}
+    behind = run["version"] - unit["version"]
+    late = accepted and behind > run["max_staleness"]
+    outcome = (" -- refused: the lease was lost" if not accepted else "" if not late else
+               f" -- too late: {behind} versions behind, the run uses results at most {run['max_staleness']} behind")
     log.info("unit %d (epoch %d, version %d): %d images, %.1f s computing, %.1f s uploading, %.1f images/s%s",
-             unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate,
-             "" if accepted else " -- refused: the lease was lost")
+             unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate, outcome)
+    job["run"]["late"] = job["run"].get("late", 0) + 1 if late else 0
+    if job["run"]["late"] >= LATE_IN_A_ROW:
+        raise SystemExit(f"this machine's last {LATE_IN_A_ROW} results came back too late to be used "
+                         f"({computing:.0f} s a unit, {behind} versions behind): others compute them again. "
+                         f"Ask the instructor for fewer --local-steps or a larger --max-staleness")
 
 
 def work(conn, args, device, held):
@@ -199,6 +222,7 @@ def work(conn, args, device, held):
                     try:
                         blob = wait_while_computing(conn, computing, device)
                         computing["computed"] = time.monotonic()
+                        computing["run"]["unit_seconds"] = computing["computed"] - computing["started"]
                     except LeaseLost:
                         log.info("unit %d: lease lost (too slow?), moving on", computing["unit"]["id"])
                         computing = None
