@@ -776,8 +776,9 @@ DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
 # this machine's measured full-size rate (varied by up to 20% from laptop to
 # laptop, seeded) and moves a full-size unit's bytes over its link. It fetches
 # weights while it computes and uploads while it computes the next unit, so a
-# unit takes the longer of its computing and its transfers, and starts on the
-# newest version that was published at least one weights download before.
+# unit takes the longer of its computing and its transfers. As worker.py does,
+# it fetches one version per unit at most, from half-way through the unit: the
+# newest then, or else the first published after that.
 # The coordinator steps as coordinator.py does: once `units_per_step` results
 # are in, with every one no more than `max_staleness` versions old.
 # ---------------------------------------------------------------------------
@@ -802,7 +803,7 @@ def class_config(feature_maps, seed, local_steps):
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True):
+                keep_adam=True, own_change=True):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale)."""
     seed, computing = config["seed"], ganns.build_models(config)
@@ -819,17 +820,35 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
     states = {0: [copy.deepcopy(m.state_dict()) for m in models]}
     events, ready, images, lost = [], [], 0, 0
 
+    held = [(0, 0.0)] * workers  # each worker's weights version, and when it may fetch the next
+    last = [None] * workers      # each worker's last unit: its start, that start's version, its change
+
     def start(worker, now):
-        """The worker's next unit, computed now on the version it would hold, delivered when done."""
+        """The worker's next unit, computed now on the version it would hold, delivered when done.
+        With `own_change`, as worker.py: from the newest version that holds the worker's uploads
+        (else from its last start), with its last change, not uploaded yet, applied by itself."""
         unit = next(queue)
-        started_on = max(v for t, v in published if t <= max(now - down / link, 0.0))
-        for model, state in zip(computing, states[started_on]):
+        version, fetch_from = held[worker]
+        newest = max(v for t, v in published if t <= fetch_from)
+        later = [v for t, v in published if fetch_from < t <= now - down / link]
+        fetched = newest if newest > version else min(later) if later else version
+        previous, started_on, base = last[worker], fetched, states[fetched]
+        if own_change and previous and not dict(published).get(fetched, now) > previous["started"]:
+            started_on, base = previous["version"], previous["start"]  # no version holds its last upload yet
+        for model, state in zip(computing, base):
             model.load_state_dict(state)
+        if own_change and previous:
+            with torch.no_grad():
+                for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), computing))).items():
+                    p.sub_(previous["change"][name])
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(*computing)
+        begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
         result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, config)
         result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
+        last[worker] = {"start": begin, "version": started_on, "change": result["grads"], "started": now}
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
+        held[worker] = (fetched, now + seconds / 2)
         heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))
 
     for worker in range(workers):
@@ -847,7 +866,8 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
         states[version] = [copy.deepcopy(m.state_dict()) for m in models]
-        oldest = min([v for _, _, v, _, _ in events] + [version - max_staleness])
+        oldest = min([v for _, _, v, _, _ in events] + [v for v, _ in held] + [version - max_staleness])
+        oldest = min([oldest] + [w["version"] for w in last if w])
         for old in [v for v in states if v < oldest]:
             del states[old]
         published = [(t, v) for t, v in published if v >= oldest]
@@ -883,14 +903,17 @@ def laptop_alone(faces_tensor, models, seed, rate):
 
 
 # (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units)
-CLASSROOM = [("today: 1 local step, 2 a step", 2, 1, 2, 1, True),
-             ("2 laptops, H 16, 2 a step", 2, 16, 2, 1, True),
-             ("2 laptops, H 16, 1 a step", 2, 16, 1, 4, True),
-             ("2 laptops, H 16, 1 a step, fresh Adam", 2, 16, 1, 4, False),
-             ("2 laptops, H 4, 1 a step", 2, 4, 1, 4, True),
-             ("8 laptops, H 16, 8 a step (synchronous)", 8, 16, 8, 1, True),
-             ("8 laptops, H 16, 1 a step (asynchronous)", 8, 16, 1, 16, True),
-             ("8 laptops, H 16, 2 a step", 8, 16, 2, 8, True)]
+# (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units,
+#  a worker applies its own last change before the coordinator does, as worker.py)
+CLASSROOM = [("today: 1 local step, 2 a step", 2, 1, 2, 1, True, False),
+             ("1 laptop, H 16", 1, 16, 1, 64, True, True),
+             ("the default: 2 laptops, H 16, 2 a step", 2, 16, 2, 64, True, True),
+             ("2 laptops, H 16, 2 a step, without its own change", 2, 16, 2, 64, True, False),
+             ("2 laptops, H 16, 1 a step", 2, 16, 1, 64, True, True),
+             ("8 laptops, H 16, 2 a step", 8, 16, 2, 64, True, True),
+             ("8 laptops, H 16, 1 a step", 8, 16, 1, 64, True, True),
+             ("8 laptops, H 16, 8 a step", 8, 16, 8, 64, True, True),
+             ("30 laptops, H 16, 2 a step", 30, 16, 2, 64, True, True)]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
@@ -918,11 +941,11 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
                                                         models[0], judge, images, every)
         results["one laptop alone (tutorial)"]["grid"] = samples(models[0], 64, seed=1234)
         laptop_minutes = results["one laptop alone (tutorial)"]["verdicts"][-1][1]["minutes"]
-        for name, workers, local_steps, units_per_step, staleness, keep_adam in variants:
+        for name, workers, local_steps, units_per_step, staleness, keep_adam, own_change in variants:
             config = class_config(feature_maps, seed, local_steps)
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, units_per_step, staleness, rate,
-                                keep_adam=keep_adam)
+                                keep_adam=keep_adam, own_change=own_change)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
                                    minutes=math.inf if workers <= 2 else laptop_minutes / 3)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
@@ -979,6 +1002,7 @@ def main():
                         help="learning and dynamics: only the variants whose names contain one of these")
     parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
     parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
+    parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_step:
@@ -999,12 +1023,12 @@ def main():
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
             elif section == "classroom":
                 chosen = [v for v in CLASSROOM if not args.variants or any(w in v[0] for w in args.variants)]
-                bench_classroom(chosen, args.images, range(1, args.seeds + 1))
+                bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds))
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
                 chosen = [v for v in variants if not args.variants or any(w in v[0] for w in args.variants)]
                 bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
-                                    range(1, args.seeds + 1), section)
+                                    range(args.first_seed, args.first_seed + args.seeds), section)
             else:
                 {"wire": bench_wire, "step": bench_step,
                  "wake": bench_wake, "soak": bench_soak}[section](server)

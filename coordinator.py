@@ -58,9 +58,10 @@ def parse_args(argv=None):
     parser.add_argument("--unit-size", type=positive,
                         help=f"images per work unit (default: {ganns.UNIT_SIZE} per local step)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
-                        help="step once this many gradients are in (more, if more arrived meanwhile)")
-    parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
-                        help="use gradients computed on weights up to this many versions old")
+                        help="step once this many results are in (more, if more arrived meanwhile)")
+    parser.add_argument("--max-staleness", type=natural,
+                        help=f"use results computed on weights up to this many versions old (default: "
+                             f"{ganns.MAX_STALENESS}, or {ganns.MAX_GRADIENT_STALENESS} with --local-steps 1)")
     parser.add_argument("--lookahead", type=ganns.non_negative, default=ganns.LOOKAHEAD,
                         help="G learns against D moved this far ahead by its own gradient (0: both on the same D)")
     parser.add_argument("--gradient-dtype", choices=["bfloat16", "float32"], default=ganns.GRADIENT_DTYPE,
@@ -80,6 +81,8 @@ def parse_args(argv=None):
                         help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     args = parser.parse_args(argv)
     args.unit_size = args.unit_size or ganns.UNIT_SIZE * args.local_steps
+    if args.max_staleness is None:
+        args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS
     if args.unit_size < args.local_steps:
         parser.error(f"--unit-size {args.unit_size} is smaller than --local-steps {args.local_steps}: "
                      f"each local step needs at least one image")

@@ -46,6 +46,9 @@ import worker
 
 HERE = Path(__file__).resolve().parent
 TINY = 4  # feature maps: a DCGAN small enough to train in a blink
+# Most tests exercise the machinery on the gradient algorithm, whose units are as small as a test likes;
+# the local steps' own tests, and the README's first command, run the defaults.
+GRADIENTS = ["--local-steps", "1", "--units-per-step", "2", "--max-staleness", "1"]
 # Seconds any one wait in a test may last before the test fails. Only a hang should reach it: the
 # longest wait, a 12-step run with two workers, takes seconds on an idle 2-core machine, but more
 # than 10 minutes under `nice -n 19` beside two busy processes: there, set GANNS_TEST_PATIENCE=1800.
@@ -94,7 +97,7 @@ def scratch_dir():
 
 
 def coordinator_args(*extra):
-    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
                                    "--out", str(scratch_dir()), *extra])
 
 
@@ -515,6 +518,54 @@ def test_local_steps_move_the_weights_by_the_workers_average_change():
         assert moved > 1e-4  # three Adam steps of 2e-4, not none
 
 
+def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
+    """A unit starts before the last one is uploaded: the worker applies the last unit's change itself,
+    to its last start (no version holds that change yet), and labels the unit with the version it came
+    from; the result is what one machine taking both units in a row computes. A version published
+    after its last upload is the new base, with the last change applied to it too."""
+    conn, args, run, models, optimizers = new_run("--max-images", "24", "--unit-size", "8", "--local-steps", "2",
+                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
+    student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
+    first, second = (worker.claim(conn, student_args, cpu, joined) for _ in range(2))
+    blobs = []
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        for job in (first, second):
+            worker.start_computing(thread, student_args, job, cpu)
+            blobs.append(ganns.load_blob(job["future"].result()))
+    assert first["unit"]["version"] == second["unit"]["version"] == 0
+
+    reference = ganns.build_models(run["config"])  # one machine: the two units in a row, one Adam
+    reference_optimizers = ganns.build_optimizers(*reference)
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 24)
+    named = {"generator": reference[0], "discriminator": reference[1]}
+    for job, blob in zip((first, second), blobs):
+        start = {name: p.detach().clone() for name, p in ganns.named_parameters(named).items()}
+        noise_source = torch.Generator().manual_seed(job["unit"]["noise_seed"])
+        for i in range(0, 8, 4):
+            batch = job["unit"]["indices"][i:i + 4]
+            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
+            tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
+        for name, p in ganns.named_parameters(named).items():
+            assert torch.allclose(blob["grads"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
+
+    # The first unit is uploaded and a version made of it: the next unit starts from that version,
+    # minus the second unit's change (not uploaded yet), and says it came from version 1.
+    assert ganns.upload_gradient(conn, first["unit"], "student", ganns.gradient_blob(blobs[0], "float32"))
+    joined["run"]["uploaded_at"] = 0
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    assert worker.newest_weights(conn, joined["run"], 1, cpu)
+    third = worker.claim(conn, student_args, cpu, joined)
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        worker.start_computing(thread, student_args, third, cpu)
+        third["future"].result()
+    assert third["unit"]["version"] == 1
+    version_1 = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, model in zip(("generator", "discriminator"), joined["run"]["models"]):
+        for name, p in model.named_parameters():  # the models are left at the unit's start
+            expected = version_1[key][name] - blobs[1]["grads"][f"{key}.{name}"]
+            assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), (key, name)
+
+
 def test_generator_loss_does_not_leak_into_discriminator_gradient():
     generator, discriminator = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
     real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
@@ -921,14 +972,16 @@ def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
 # Whole processes.
 # ---------------------------------------------------------------------------
 
-TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16"]
+TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16", *GRADIENTS]
 
 
 def test_end_to_end_coordinator_and_two_workers():
+    """The README's first command in small: the default algorithm (local steps, a step per result)."""
     url, folder = fresh_database(), scratch_dir()
-    # Epochs to spare: a step takes every fresh gradient in, and tiny units can arrive faster than the
+    # Epochs to spare: a step takes every fresh result in, and tiny units can arrive faster than the
     # coordinator steps, so 12 steps may need more than the default 5 epochs of 16 units.
-    run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
+    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16",
+                 "--local-steps", "4", "--local-workers", "2", "--steps", "12", "--sample-every", "5",
                  "--epochs", "100", url=url, cwd=folder)
     output, _ = run.communicate(timeout=PATIENCE)
     assert run.returncode == 0, output
@@ -958,7 +1011,7 @@ def test_a_class_smaller_than_units_per_step_does_not_stall():
     four gradients never exist at once, so the run can only end through the short last step."""
     url = fresh_database()
     alone = script("worker.py", "--name", "alone", url=url)
-    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16",
+    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16", *GRADIENTS,
                  "--units-per-step", "4", "--epochs", "1", url=url)
     output, _ = run.communicate(timeout=PATIENCE)
     assert run.returncode == 0, output
@@ -1648,7 +1701,7 @@ def test_a_student_can_neither_take_the_coordinators_lock_nor_keep_it_from_start
             cur.execute("PREPARE holds AS DELETE FROM coordinator_lock")  # the lock a student can hold on it
         with bob.cursor() as cur:  # a read left open: the restart's schema.sql waits for it
             cur.execute("SELECT * FROM work_units")
-        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
                          url=url)
         lines = []
         reader = threading.Thread(target=lambda: [lines.append(line) for line in restart.stdout], daemon=True)

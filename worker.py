@@ -92,6 +92,8 @@ def compute_unit(args, run, unit, device, stop=None):
 
     result = ganns.unit_result(run["models"], run["optimizers"], run["dataset"], unit, run["config"],
                                args.batch_size, device, after_batch=check_stop)
+    if run["config"].get("local_steps", 1) > 1:
+        run["change"] = result["grads"]  # for the next unit: start_computing
     return ganns.gradient_blob(result, run["config"]["gradient_dtype"])
 
 
@@ -147,7 +149,8 @@ def join_run(conn, args, run, device):
     models = ganns.build_models(config, device)
     return {"id": run["id"], "config": config, "dataset": dataset, "models": models,
             "optimizers": ganns.build_optimizers(*models),  # with local steps: Adam's state, from unit to unit
-            "loaded": None,   # the weights version in the models
+            "loaded": None,   # the weights version in the models (None: not a published one)
+            "based_on": None, # the version the models' weights come from
             "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
 
 
@@ -169,12 +172,26 @@ def claim(conn, args, device, joined):
 
 
 def start_computing(thread, args, job, device):
-    """Compute the unit in the background on the newest weights fetched, and label it with their version."""
+    """Compute the unit in the background on the newest weights fetched, and label it with their version.
+
+    With local steps, a unit starts before the last one is uploaded, so no published
+    version holds the last unit's change yet: starting from one would do that work
+    again, and the coordinator would apply both (measured: the samples fall apart).
+    So the worker applies its last change itself, as the coordinator will, to the
+    newest version that holds its earlier uploads, or else to where it last started.
+    """
     run = job["run"]
-    if run["loaded"] != run["latest"]["version"]:
+    change, run["change"] = run.get("change"), None  # the last unit's, if it finished
+    newer = run["latest"]["version"] > run.get("uploaded_at", -1)  # published after the last upload
+    if run["loaded"] != run["latest"]["version"] and (newer or change is None):
         load_version(run["models"], run["latest"]["state"])
-        run["loaded"] = run["latest"]["version"]
-    job["unit"]["version"] = run["loaded"]  # the version its gradient is computed on, for the coordinator
+        run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
+    if change is not None:  # ALGO: the models hold the last unit's start, or a version without its change
+        with torch.no_grad():
+            for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), run["models"]))).items():
+                p.sub_(change[name].to(p.device))
+        run["loaded"] = None  # no published version any more
+    job["unit"]["version"] = run["based_on"]  # the version its result is computed on, for the coordinator
     job["started"] = time.monotonic()
     job["future"] = thread.submit(compute_unit, args, run, job["unit"], device, job["stop"])
 
@@ -189,6 +206,8 @@ def upload(conn, args, job, blob):
     rate = images / max(computing, uploading)  # the slower of the two sets the pace
     ganns.worker_seen(conn, args.name, rate)
     run = ganns.read_run(conn) or {"version": unit["version"], "max_staleness": 0}
+    if accepted:
+        job["run"]["uploaded_at"] = run["version"]  # any later version holds this result
     behind = run["version"] - unit["version"]
     late = accepted and behind > run["max_staleness"]
     outcome = (" -- refused: the lease was lost" if not accepted else "" if not late else
