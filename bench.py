@@ -9,7 +9,10 @@ Nothing here is a test: run it on a quiet machine.
 """
 
 import argparse
+import copy
 import hashlib
+import heapq
+import itertools
 import logging
 import math
 import os
@@ -135,9 +138,10 @@ def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, eve
     download new weights take longer); mark() is called as that stretch starts and as it ends.
     Returns the images and seconds of that stretch, images counted in the run's units."""
     version, arrived, seen = 0, [], set()
+    staleness = ganns.read_run(conn)["max_staleness"]
     ganns.listen(conn, ganns.LISTEN_GRADIENTS)  # as the real coordinator waits: no polling
     while True:
-        ready = ganns.ready_gradients(conn, version - 1)
+        ready = ganns.ready_gradients(conn, version - staleness)
         for gradient in ready:
             if gradient["id"] not in seen:
                 seen.add(gradient["id"])
@@ -173,22 +177,25 @@ def stop_worker(worker):
     return output
 
 
-def bench_worker(server, ceiling, units=48):
+def bench_worker(server, ceiling, images=2816):
     """One real worker.py with 2 threads, against a coordinator that costs nothing (cheap_coordinator),
-    publishing as often as the real one: a version every 2 gradients."""
+    publishing as often as the real one: a version every 2 gradients. Measured over `images` past a
+    warm-up of 256 images (at least a unit each)."""
     print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
     url = new_database(server, "bench_worker")
     conn, run, models, _ = new_run(url)
-    write_versions(conn, units)
+    size = run["config"]["unit_size"]
+    warm_up, units = max(1, 256 // size), max(2, images // size)
+    write_versions(conn, warm_up + units)
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
     worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        images, seconds = cheap_coordinator(conn, run, worker, 4, lambda measured, _: measured >= units - 4)
+        trained, seconds = cheap_coordinator(conn, run, worker, warm_up, lambda measured, _: measured >= units)
     finally:
         output = stop_worker(worker)
-    rate = images / seconds
-    lines = unit_lines(output)[4:]
+    rate = trained / seconds
+    lines = unit_lines(output)[warm_up:]
     report("worker, 2 threads, gradients accepted", f"{rate:.1f} images/s")
     report("worker efficiency (÷ ceiling)", f"{rate / ceiling:.2f}", "≥ 0.95")
     report("per unit, from the worker's log (to 0.1 s): computing / uploading (in the background)",
@@ -434,10 +441,10 @@ def bench_wake(server, rounds=20):
 # delayed link on this machine (a network namespace of its own, as root).
 # ---------------------------------------------------------------------------
 
-# The new default's run options, measured beside today's: the one place to change them. A unit of
-# 1024 images stands in for 16 local steps of 64: a gradient's bytes up and a version's down, like one
-# unit of 64, and 16 times the computing.
-NEW_DEFAULT = {"unit_size": 1024}
+# The run options measured: today's (a gradient for every 64 images) beside the new default, which
+# is the one place to change to measure another.
+TODAY = {"local_steps": 1}
+NEW_DEFAULT = {"local_steps": ganns.LOCAL_STEPS}
 LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together or None, round trip in ms)
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
@@ -546,10 +553,12 @@ def bench_one_link(server, options, link, relay_process, port):
     and this process as its coordinator (cheap_coordinator), outside. Its images/s, the bytes each image
     cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
 
-    A new version follows every gradient, not every 2: in class the versions come from everyone's
-    gradients, and a worker finds a new one to download before nearly every unit it takes."""
+    A new version follows every result, not every 2: in class the versions come from everyone's
+    results, and a worker finds a new one to download during nearly every unit it takes. A result then
+    arrives 2 versions after the weights it started from (the next unit starts before it is uploaded),
+    which the run allows."""
     url = new_database(server, "bench_link")
-    conn, run, models, _ = new_run(url, units_per_epoch=64, **options)
+    conn, run, models, _ = new_run(url, units_per_epoch=64, **{**options, "max_staleness": 2})
     size = run["config"]["unit_size"]
     warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
     write_versions(conn, most)
@@ -584,7 +593,7 @@ def bench_link(server):
     relay_process = None
     try:
         relay_process, ports = start_relay(server)
-        for setting, options in (("today", {}), (f"new default {NEW_DEFAULT}", NEW_DEFAULT)):
+        for setting, options in ((f"today {TODAY}", TODAY), (f"new default {NEW_DEFAULT}", NEW_DEFAULT)):
             unshaped = None
             for link in LINKS:
                 result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000])
@@ -840,21 +849,24 @@ def saturated(trace, after=6400):
 
 
 def print_verdict(name, images, verdict, trace):
-    print(f"  {name:<44} {images:>7,} images: FD {verdict['fd']:7.1f}, coverage {verdict['values']:.0%} of values, "
+    when = f" {verdict['minutes']:5.1f} min" if verdict.get("minutes") is not None else ""
+    print(f"  {name:<44} {images:>7,} images{when}: FD {verdict['fd']:7.1f}, coverage {verdict['values']:.0%} of values, "
           f"{verdict['pairs']:.0%} of pairs, valid {verdict['valid']:.0%}, D(G(z)) saturated on "
           f"{saturated(trace):.0%} of steps", flush=True)
 
 
-def judged(name, steps, generator, judge, images, every=10_000):
-    """Take `steps` (each step's stats) up to `images`, judging the generator every `every` images."""
+def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf):
+    """Take `steps` (each step's stats) up to `images` (or `minutes` of class time), judging the generator
+    every `every` images and at the end."""
     trace, verdicts, due = [], [], every
     for stats in steps:
         trace.append((stats["images"], stats["d_real"], stats["d_fake"]))
-        if stats["images"] >= min(due, images):
-            verdicts.append((stats["images"], judge(samples(generator))))
+        end = stats["images"] >= images or stats.get("minutes", 0) >= minutes
+        if stats["images"] >= due or end:
+            verdicts.append((stats["images"], {**judge(samples(generator)), "minutes": stats.get("minutes")}))
             print_verdict(name, *verdicts[-1], trace)
             due += every
-        if stats["images"] >= images:
+        if end:
             break
     return {"trace": trace, "verdicts": verdicts}
 
@@ -871,7 +883,8 @@ def project_steps(faces_tensor, feature_maps, seed, argv=()):
     if "--ttur" in argv:
         for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
             optimizer.param_groups[0]["lr"] = lr
-    return models, coordinator.local_steps(args, faces_tensor, models, optimizers)
+    config = {"unit_size": args.unit_size, "local_steps": args.local_steps, "lookahead": args.lookahead}
+    return models, coordinator.steps_alone(args, config, faces_tensor, models, optimizers)
 
 
 def distributed_steps(server, feature_maps, seed, argv, generator):
@@ -972,6 +985,192 @@ DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
 
 
 # ---------------------------------------------------------------------------
+# 7. A class in class time: local steps, simulated workers, one process.
+#
+# Every unit is computed for real, at feature maps 32 (4 times faster than full
+# size); the clock is simulated, at full size: each pretend laptop computes at
+# this machine's measured full-size rate (varied by up to 20% from laptop to
+# laptop, seeded) and moves a full-size unit's bytes over its link. It fetches
+# weights while it computes and uploads while it computes the next unit, so a
+# unit takes the longer of its computing and its transfers. As worker.py does,
+# it fetches one version per unit at most, from half-way through the unit: the
+# newest then, or else the first published after that.
+# The coordinator steps as coordinator.py does: once `units_per_step` results
+# are in, with every one no more than `max_staleness` versions old.
+# ---------------------------------------------------------------------------
+
+LAPTOP_LINK = 40e6 / 8   # bytes/s: 40 Mbit/s, shared by both directions
+
+
+def unit_bytes():
+    """The bytes of a full-size unit on the wire: the weights down and a gradient (or change) up."""
+    models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": 64, "seed": 0})
+    named = {"generator": models[0], "discriminator": models[1]}
+    result = {"grads": {n: p.detach() for n, p in ganns.named_parameters(named).items()},
+              "buffers": {n: b for n, b in ganns.named_buffers(named).items()},
+              "metrics": {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}}
+    down = len(ganns.weights_blob(*models, ganns.WEIGHTS_DTYPE))
+    return down, len(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE))
+
+
+def class_config(feature_maps, seed, local_steps):
+    return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
+            "unit_size": ganns.UNIT_SIZE * local_steps, "lookahead": ganns.LOOKAHEAD}
+
+
+def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
+                keep_adam=True, own_change=True):
+    """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
+    stats, with "minutes" of class time and "lost" images (results that came back too stale)."""
+    seed, computing = config["seed"], ganns.build_models(config)
+    optimizers = ganns.build_optimizers(*models)  # the coordinator's: used with one local step
+    laptops = np.random.default_rng(seed)
+    speeds = rate * laptops.uniform(0.8, 1.2, workers)
+    inner = [ganns.build_optimizers(*computing) for _ in range(workers)]
+    down, up = unit_bytes()
+
+    def units():
+        for epoch in itertools.count(1):
+            yield from ganns.epoch_units(len(faces_tensor), config["unit_size"], epoch, seed)
+    queue, published, version = units(), [(0.0, 0)], 0
+    states = {0: [copy.deepcopy(m.state_dict()) for m in models]}
+    events, ready, images, lost = [], [], 0, 0
+
+    held = [(0, 0.0)] * workers  # each worker's weights version, and when it may fetch the next
+    last = [None] * workers      # each worker's last unit: its start, that start's version, its change
+
+    def start(worker, now):
+        """The worker's next unit, computed now on the version it would hold, delivered when done.
+        With `own_change`, as worker.py: from the newest version that holds the worker's uploads
+        (else from its last start), with its last change, not uploaded yet, applied by itself."""
+        unit = next(queue)
+        version, fetch_from = held[worker]
+        newest = max(v for t, v in published if t <= fetch_from)
+        later = [v for t, v in published if fetch_from < t <= now - down / link]
+        fetched = newest if newest > version else min(later) if later else version
+        previous, started_on, base = last[worker], fetched, states[fetched]
+        if own_change and previous and not dict(published).get(fetched, now) > previous["started"]:
+            started_on, base = previous["version"], previous["start"]  # no version holds its last upload yet
+        for model, state in zip(computing, base):
+            model.load_state_dict(state)
+        if own_change and previous:
+            with torch.no_grad():
+                for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), computing))).items():
+                    p.sub_(previous["change"][name])
+        if not keep_adam:
+            inner[worker] = ganns.build_optimizers(*computing)
+        begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
+        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, config)
+        result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
+        last[worker] = {"start": begin, "version": started_on, "change": result["grads"], "started": now}
+        seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
+        held[worker] = (fetched, now + seconds / 2)
+        heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))
+
+    for worker in range(workers):
+        start(worker, 0.0)
+    while True:
+        now, worker, started_on, count, result = heapq.heappop(events)
+        ready.append((started_on, count, result))
+        start(worker, now)
+        lost += sum(c for v, c, _ in ready if v < version - max_staleness)
+        ready = [r for r in ready if r[0] >= version - max_staleness]
+        if len(ready) < units_per_step:
+            continue
+        average, count = ganns.average_units((r, c) for _, c, r in ready)
+        ganns.outer_step(models, optimizers, average, config)
+        version, images, ready = version + 1, images + count, []
+        published.append((now, version))
+        states[version] = [copy.deepcopy(m.state_dict()) for m in models]
+        oldest = min([v for _, _, v, _, _ in events] + [v for v, _ in held] + [version - max_staleness])
+        oldest = min([oldest] + [w["version"] for w in last if w])
+        for old in [v for v in states if v < oldest]:
+            del states[old]
+        published = [(t, v) for t, v in published if v >= oldest]
+        yield {"images": images, "minutes": now / 60, "lost": lost, **average["metrics"]}
+
+
+def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, seconds=3600, seed=1):
+    """Trained images/s of a class whose database sits behind a `server` link (bytes/s each way, full
+    duplex), time only: each laptop uploads its last result and downloads new weights while it computes,
+    through its own link and, first come first served, the server's."""
+    down, up = unit_bytes()
+    images = ganns.UNIT_SIZE * local_steps
+    speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
+    starts = [(0.0, worker) for worker in range(workers)]
+    free = {"down": 0.0, "up": 0.0}  # when the server's link is next free, each way
+    trained = 0
+    while starts:
+        now, worker = heapq.heappop(starts)
+        if now > seconds:
+            break
+        downloaded = free["down"] = max(now, free["down"]) + down / server
+        uploaded = free["up"] = max(now, free["up"]) + up / server
+        done = max(now + images / speeds[worker], downloaded, uploaded, now + (down + up) / link)
+        trained += images if done <= seconds else 0
+        heapq.heappush(starts, (done, worker))
+    return trained / seconds
+
+
+def laptop_alone(faces_tensor, models, seed, rate):
+    """One laptop training alone with the tutorial's recipe: its steps, with the minutes they take."""
+    for stats in tutorial_steps(models, ganns.build_optimizers(*models), faces_tensor, seed):
+        yield {**stats, "minutes": stats["images"] / rate / 60}
+
+
+# (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units)
+# (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units,
+#  a worker applies its own last change before the coordinator does, as worker.py)
+CLASSROOM = [("today: 1 local step, 2 a step", 2, 1, 2, 1, True, False),
+             ("1 laptop, H 16", 1, 16, 1, 64, True, True),
+             ("the default: 2 laptops, H 16, 2 a step", 2, 16, 2, 64, True, True),
+             ("2 laptops, H 16, 2 a step, without its own change", 2, 16, 2, 64, True, False),
+             ("2 laptops, H 16, 1 a step", 2, 16, 1, 64, True, True),
+             ("8 laptops, H 16, 2 a step", 8, 16, 2, 64, True, True),
+             ("8 laptops, H 16, 1 a step", 8, 16, 1, 64, True, True),
+             ("8 laptops, H 16, 8 a step", 8, 16, 8, 64, True, True),
+             ("30 laptops, H 16, 2 a step", 30, 16, 2, 64, True, True)]
+
+
+def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
+    """Judge FD against images and class minutes for each class, beside one laptop training alone."""
+    print(f"a class in class time: feature maps {feature_maps} computed, full-size time and bytes simulated")
+    torch.set_num_threads(2)
+    rate = local_rate(2, steps=12)
+    down, up = unit_bytes()
+    print(f"  one laptop here, full size, 2 threads: {rate:.1f} images/s; a unit moves {down / 1e6:.1f} MB down, "
+          f"{up / 1e6:.1f} MB up over {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s")
+    for workers, server in ((20, 100e6 / 8), (200, 1e9 / 8)):
+        print(f"  {workers} laptops on {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s links, the database behind "
+              f"{server * 8 / 1e6:,.0f} Mbit/s each way (time only):")
+        for local_steps in (1, 16):
+            total = class_throughput(workers, local_steps, rate, server)
+            report(f"class of {workers}, server link {server * 8 / 1e6:,.0f} Mbit/s, {local_steps} local steps: "
+                   f"trained images/s (÷ one laptop's)", f"{total:,.0f} ({total / rate:.1f}×)", "≥ 10×")
+    faces_tensor = faces(range(ganns.BUILTIN_SIZE))
+    judge = Verdict(faces_tensor)
+    for seed in seeds:
+        results = {}
+        models = ganns.build_models(class_config(feature_maps, seed, 1))
+        results["one laptop alone (tutorial)"] = judged("one laptop alone (tutorial)",
+                                                        laptop_alone(faces_tensor, models, seed, rate),
+                                                        models[0], judge, images, every)
+        results["one laptop alone (tutorial)"]["grid"] = samples(models[0], 64, seed=1234)
+        laptop_minutes = results["one laptop alone (tutorial)"]["verdicts"][-1][1]["minutes"]
+        for name, workers, local_steps, units_per_step, staleness, keep_adam, own_change in variants:
+            config = class_config(feature_maps, seed, local_steps)
+            models = ganns.build_models(config)
+            steps = class_steps(faces_tensor, models, config, workers, units_per_step, staleness, rate,
+                                keep_adam=keep_adam, own_change=own_change)
+            results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
+                                   minutes=math.inf if workers <= 2 else laptop_minutes / 3)
+            results[name]["grid"] = samples(models[0], 64, seed=1234)
+            report(f"classroom seed {seed}: {name}: bytes per trained image",
+                   f"{(down + up) / (ganns.UNIT_SIZE * local_steps) / 1e3:.1f} KB")
+        show_learning(results, f"classroom_seed{seed}")
+
+
+# ---------------------------------------------------------------------------
 # Soak: thousands of steps with a tiny model; the database and memory stay flat.
 # ---------------------------------------------------------------------------
 
@@ -1008,7 +1207,8 @@ def bench_soak(server, steps=1000):
 
 # ---------------------------------------------------------------------------
 
-SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "wake", "link", "soak"]
+SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "classroom", "wake",
+            "link", "soak"]
 
 
 def main():
@@ -1017,6 +1217,8 @@ def main():
     parser.add_argument("--variants", nargs="+", default=[], metavar="WORDS",
                         help="learning and dynamics: only the variants whose names contain one of these")
     parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
+    parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
+    parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1038,11 +1240,14 @@ def main():
                     bench_class(server, units_per_step)
             elif section in ("worker", "end2end"):
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
+            elif section == "classroom":
+                chosen = [v for v in CLASSROOM if not args.variants or any(w in v[0] for w in args.variants)]
+                bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds))
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
                 chosen = [v for v in variants if not args.variants or any(w in v[0] for w in args.variants)]
                 bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
-                                    range(1, args.seeds + 1), section)
+                                    range(args.first_seed, args.first_seed + args.seeds), section)
             else:
                 {"wire": bench_wire, "step": bench_step, "wake": bench_wake,
                  "link": bench_link, "soak": bench_soak}[section](server)

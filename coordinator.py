@@ -52,11 +52,16 @@ def parse_args(argv=None):
     parser.add_argument("--max-images", type=natural, default=0, help="use only the first N images (0: all)")
     parser.add_argument("--feature-maps", type=ganns.whole_number(1, 1024), default=ganns.FEATURE_MAPS,
                         help="width of both networks (smaller trains faster and worse)")
-    parser.add_argument("--unit-size", type=positive, default=ganns.UNIT_SIZE, help="images per work unit")
+    parser.add_argument("--local-steps", type=positive, default=ganns.LOCAL_STEPS, metavar="H",
+                        help="optimizer steps each worker takes on its own per unit, sending the change of weights "
+                             "(1: it sends a gradient and the coordinator steps Adam)")
+    parser.add_argument("--unit-size", type=positive,
+                        help=f"images per work unit (default: {ganns.UNIT_SIZE} per local step)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
-                        help="step once this many gradients are in (more, if more arrived meanwhile)")
-    parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
-                        help="use gradients computed on weights up to this many versions old")
+                        help="step once this many results are in (more, if more arrived meanwhile)")
+    parser.add_argument("--max-staleness", type=natural,
+                        help=f"use results computed on weights up to this many versions old (default: "
+                             f"{ganns.MAX_STALENESS}, or {ganns.MAX_GRADIENT_STALENESS} with --local-steps 1)")
     parser.add_argument("--lookahead", type=ganns.non_negative, default=ganns.LOOKAHEAD,
                         help="G learns against D moved this far ahead by its own gradient (0: both on the same D)")
     parser.add_argument("--gradient-dtype", choices=["bfloat16", "float32"], default=ganns.GRADIENT_DTYPE,
@@ -74,7 +79,14 @@ def parse_args(argv=None):
     parser.add_argument("--status", action="store_true", help="print how the run in the database is going, and exit")
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.unit_size = args.unit_size or ganns.UNIT_SIZE * args.local_steps
+    if args.max_staleness is None:
+        args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS
+    if args.unit_size < args.local_steps:
+        parser.error(f"--unit-size {args.unit_size} is smaller than --local-steps {args.local_steps}: "
+                     f"each local step needs at least one image")
+    return args
 
 
 # ---------------------------------------------------------------------------
@@ -366,32 +378,35 @@ class Progress:
 def train_locally(args):
     dataset = ganns.open_dataset(args.data, args.max_images)
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              lookahead=args.lookahead)
+                              lookahead=args.lookahead, local_steps=args.local_steps)
     device = ganns.pick_device()
     models = ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(*models)
     progress, stats = Progress(args, config, models, optimizers, 0), None
     log.info("training locally on %s: %s images, feature maps %d, on %s",
              dataset.name, f"{len(dataset):,}", args.feature_maps, device)
-    for stats in local_steps(args, dataset, models, optimizers, device):
+    for stats in steps_alone(args, config, dataset, models, optimizers, device):
         progress.report(stats)
     progress.finish(stats)
 
 
-def local_steps(args, dataset, models, optimizers, device="cpu"):
+def steps_alone(args, config, dataset, models, optimizers, device="cpu"):
     """The distributed run's steps on one machine, each step's stats as it is taken: the same units,
-    the same gradients, the same average and the same Adam step, with a loop where the database would be."""
-    step, images_so_far = 0, 0
+    the same results, the same average and the same step, with a loop where the database would be.
+    With local steps, the i-th unit of every step goes to the same pretend worker, whose Adam
+    keeps its state from one of its units to the next, as a real worker's does."""
+    step, images_so_far, workers = 0, 0, {}
     for epoch in range(1, args.epochs + 1):
         units = ganns.epoch_units(len(dataset), args.unit_size, epoch, args.seed)
         for start in range(0, len(units), args.units_per_step):
             if args.steps and step >= args.steps:
                 return
             batch = units[start:start + args.units_per_step]
-            parts = ((ganns.unit_gradients(*models, dataset, u, device=device, lookahead=args.lookahead),
-                      len(u["indices"])) for u in batch)
+            parts = ((ganns.unit_result(models, workers.setdefault(i, ganns.build_optimizers(*models)), dataset,
+                                        unit, config, device=device), len(unit["indices"]))
+                     for i, unit in enumerate(batch))
             average, images = ganns.average_units(parts)
-            ganns.apply_step(*models, optimizers, average)
+            ganns.outer_step(models, optimizers, average, config)
             step, images_so_far = step + 1, images_so_far + images
             yield {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
 
@@ -412,7 +427,7 @@ def start_or_resume(conn, args):
     """The run in the database, resumed; or a new one if there is none or --reset was given."""
     dataset = ganns.open_dataset(args.data, args.max_images)
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              args.gradient_dtype, args.weights_dtype, args.lookahead)
+                              args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps)
     models = ganns.build_models(config)
     optimizers = ganns.build_optimizers(*models)
     run = ganns.read_run(conn)
@@ -438,7 +453,7 @@ def start_or_resume(conn, args):
         log.info("started run %d on %s: %s images, feature maps %d",
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
         set_aside_old_files(args.out)
-    ganns.set_target(conn, args.epochs, args.steps)  # for --status's ETA
+    ganns.set_target(conn, args.epochs, args.steps, args.max_staleness)  # for --status's ETA, and workers
     return run, models, optimizers
 
 
@@ -492,7 +507,7 @@ def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     average, images, ready = average_good_gradients(conn, models, ready, getattr(torch, config["gradient_dtype"]))
     if not ready:
         return None
-    ganns.apply_step(*models, optimizers, average)
+    ganns.outer_step(models, optimizers, average, config)
     stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
              "workers": len({row["worker"] for row in ready})}
     weights = ganns.weights_blob(*models, config["weights_dtype"])
@@ -679,7 +694,7 @@ GANNs with friends: a class's computers share the work through a PostgreSQL data
 | final Loss_D / Loss_G | {loss_d:.3f} / {loss_g:.3f} |
 | final D(x) / D(G(z)) | {d_real:.3f} / {d_fake:.3f} |
 | generator | feature maps {feature_maps}, {parameters:,} parameters, latent dimension 100 |
-| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, G against D one step ahead (lookahead {lookahead}), {unit_size} images per work unit |
+| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, {recipe}, {unit_size} images per work unit |
 | exported | {date} |
 {leaderboard}
 The same 64 noise vectors, drawn every few steps over the run:
@@ -755,6 +770,15 @@ def run_workers(args, config):
     return [w for w in ganns.leaderboard(conn) if w["units"]]
 
 
+def recipe(config):
+    """How the run trains, in words, for the model card."""
+    steps = config.get("local_steps", 1)
+    if steps > 1:
+        return (f"{steps} local steps per unit on each worker (D, then G through the updated D), "
+                f"the workers' changes averaged")
+    return f"gradients averaged, G against D one step ahead (lookahead {config.get('lookahead', 0)})"
+
+
 def model_card(checkpoint, last, workers):
     config = checkpoint["config"]
     names = [html.escape(printable(w["name"])).replace("|", "&#124;") for w in workers]  # free text: keep the table
@@ -764,7 +788,7 @@ def model_card(checkpoint, last, workers):
         images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
         worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
-        feature_maps=config["feature_maps"], unit_size=config["unit_size"], lookahead=config.get("lookahead", 0),
+        feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe(config),
         parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),
         leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")
 

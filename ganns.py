@@ -61,17 +61,19 @@ BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN 
 LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
 
 # PLUMBING: how the work is cut up and shared out.
-UNIT_SIZE = 64            # images in one work unit
+LOCAL_STEPS = 16          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
+UNIT_SIZE = 64            # images in one work unit per local step (a unit of H local steps holds H x 64)
 BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
-UNITS_PER_STEP = 2        # the coordinator steps once this many gradients are in
-MAX_STALENESS = 1         # accept gradients computed on weights this many versions old
+UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
+MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
+MAX_GRADIENT_STALENESS = 1  # ... and gradients (--local-steps 1): one step old at most
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
 OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 6        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 7        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -182,12 +184,12 @@ def build_optimizers(generator, discriminator):
 
 
 def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,
-               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD):
+               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD, local_steps=LOCAL_STEPS):
     """What the coordinator and every worker must agree on; stored in the run row."""
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
             "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
-            "lookahead": lookahead}
+            "lookahead": lookahead, "local_steps": local_steps}
 
 
 # ---------------------------------------------------------------------------
@@ -485,6 +487,75 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
     return {"grads": {name: g.cpu() for name, g in grads.items()}, "buffers": buffers, "metrics": metrics}
 
 
+def take_step(optimizer, model, loss):
+    """One optimizer step of `model` down `loss`'s gradient, with nothing left behind in .grad."""
+    for p, g in zip(model.parameters(), torch.autograd.grad(loss, list(model.parameters()))):
+        p.grad = g
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def alternating_step(generator, discriminator, optimizers, real, noise):
+    """ALGO: one step of the tutorial's recipe, on a worker taking local steps: D steps first, then G's
+    gradient goes through the D that has just reacted to its fakes (the lookahead above needs no
+    pretending here). The losses are minibatch_gradients'; `optimizers` is (G's, D's)."""
+    ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
+    fake = generator(noise)
+    d_real, d_fake = discriminator(real), discriminator(fake.detach())
+    loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+    take_step(optimizers[1], discriminator, loss_d)
+    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+    take_step(optimizers[0], generator, loss_g)
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+
+
+def unit_change(generator, discriminator, optimizers, dataset, unit, batch_size, device="cpu", after_batch=None):
+    """ALGO: local steps (FedAvg, https://arxiv.org/abs/1602.05629; DiLoCo, https://arxiv.org/abs/2311.08105).
+
+    The worker trains on its own, one alternating_step per mini-batch of
+    `batch_size` images of the unit, with its own Adam (`optimizers`), and
+    sends how far the weights moved: {"grads": start - end, "buffers", "metrics"},
+    the shape of unit_gradients' result, so the same checks, the same norm rule
+    and the same average apply. The coordinator moves its weights by the
+    average change (apply_change). A unit of H mini-batches moves the same
+    bytes as a gradient of one: H times fewer bytes per trained image. The
+    models are left as they were found; the optimizers keep their state.
+    """
+    models = {"generator": generator, "discriminator": discriminator}
+    start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
+    start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
+    noise_source = torch.Generator().manual_seed(unit["noise_seed"])  # on the CPU: same noise on every device
+    indices = unit["indices"]
+    metrics = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
+    for first in range(0, len(indices), batch_size):
+        batch = indices[first:first + batch_size]
+        real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
+        noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
+        for key, value in alternating_step(generator, discriminator, optimizers, real, noise).items():
+            metrics[key] += value * len(batch) / len(indices)
+        if after_batch:
+            after_batch()
+    with torch.no_grad():
+        change = {name: (start[name] - p).cpu() for name, p in named_parameters(models).items()}
+        for name, p in named_parameters(models).items():
+            p.copy_(start[name])
+    buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
+    load_buffers(models, start_buffers)
+    return {"grads": change, "buffers": buffers, "metrics": metrics}
+
+
+def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE, device="cpu", after_batch=None):
+    """What a worker sends for a unit under the run's `config`: with one local step the unit's gradient
+    (computed `batch_size` images at a time), with H the change of H alternating steps on H mini-batches."""
+    steps = config.get("local_steps", 1)  # (runs from before local steps: 1)
+    if steps == 1:
+        return unit_gradients(*models, dataset, unit, batch_size, device, after_batch,
+                              lookahead=config.get("lookahead", 0.0))  # (runs from before the lookahead: 0)
+    return unit_change(*models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
+                       after_batch)
+
+
 def named_parameters(models):
     """{"generator.main.0.weight": tensor, ...}: generator first, then discriminator."""
     return {f"{key}.{name}": p for key, model in models.items() for name, p in model.named_parameters()}
@@ -533,6 +604,24 @@ def apply_step(generator, discriminator, optimizers, average):
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     load_buffers(models, average["buffers"])
+
+
+def apply_change(generator, discriminator, average):
+    """ALGO: the outer step of local steps: move the weights by the workers' average change, then load the
+    averaged BatchNorm statistics. (Plain averaging: FedAvg's outer step, DiLoCo's with an outer SGD of lr 1.)"""
+    models = {"generator": generator, "discriminator": discriminator}
+    with torch.no_grad():
+        for name, p in named_parameters(models).items():
+            p.sub_(average["grads"][name].to(p.device, p.dtype))
+    load_buffers(models, average["buffers"])
+
+
+def outer_step(models, optimizers, average, config):
+    """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change."""
+    if config.get("local_steps", 1) == 1:
+        apply_step(*models, optimizers, average)
+    else:
+        apply_change(*models, average)
 
 
 # ---------------------------------------------------------------------------
@@ -687,7 +776,7 @@ def norm_outliers(norms, ratio=MAX_NORM_RATIO):
 # Every function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
-READ_RUN = "SELECT id, config, version, status FROM run"
+READ_RUN = "SELECT id, config, version, status, max_staleness FROM run"
 
 READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
 
@@ -716,7 +805,8 @@ LEADERBOARD = "SELECT * FROM leaderboard"
 
 READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
 
-SET_TARGET = "UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s"
+SET_TARGET = """
+UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s, max_staleness = %(max_staleness)s"""
 
 # The newest steps: the latest losses, and the rate of the last few for an ETA.
 RECENT_STEPS = """
@@ -1061,8 +1151,8 @@ def read_target(conn):
     return first(execute(conn, READ_TARGET))
 
 
-def set_target(conn, epochs, steps):
-    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps})
+def set_target(conn, epochs, steps, max_staleness):
+    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps, "max_staleness": max_staleness})
 
 
 def recent_steps(conn, count=20):

@@ -27,7 +27,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (6);
+INSERT INTO schema_version VALUES (7);
 
 
 -- ---------------------------------------------------------------------------
@@ -45,7 +45,10 @@ CREATE TABLE IF NOT EXISTS run (
     -- How far the coordinator was last told to go, so that `coordinator.py --status`
     -- can show an ETA from any machine. Not part of config: these may change between restarts.
     target_epochs INTEGER NOT NULL DEFAULT 0,
-    target_steps  INTEGER NOT NULL DEFAULT 0  -- 0: no step limit
+    target_steps  INTEGER NOT NULL DEFAULT 0, -- 0: no step limit
+    -- Results computed on weights more than this many versions old are dropped: a worker
+    -- whose results keep arriving later than that says so and stops.
+    max_staleness INTEGER NOT NULL DEFAULT 1
 );
 COMMENT ON TABLE run IS 'The training run: a single row.';
 -- One row at most: a unique index on a constant.

@@ -46,6 +46,9 @@ import worker
 
 HERE = Path(__file__).resolve().parent
 TINY = 4  # feature maps: a DCGAN small enough to train in a blink
+# Most tests exercise the machinery on the gradient algorithm, whose units are as small as a test likes;
+# the local steps' own tests, and the README's first command, run the defaults.
+GRADIENTS = ["--local-steps", "1", "--units-per-step", "2", "--max-staleness", "1"]
 # Seconds any one wait in a test may last before the test fails. Only a hang should reach it: the
 # longest wait, a 12-step run with two workers, takes seconds on an idle 2-core machine, but more
 # than 10 minutes under `nice -n 19` beside two busy processes: there, set GANNS_TEST_PATIENCE=1800.
@@ -94,7 +97,7 @@ def scratch_dir():
 
 
 def coordinator_args(*extra):
-    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
                                    "--out", str(scratch_dir()), *extra])
 
 
@@ -116,7 +119,9 @@ def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
                                                      run["config"]["weights_dtype"]))
     dataset = worker.open_run_dataset(run["config"], None)
     args = worker.parse_args(["--batch-size", str(batch_size)])
-    return worker.compute_unit(args, run["config"], models, dataset, unit, "cpu")
+    joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(*models),
+              "dataset": dataset}
+    return worker.compute_unit(args, joined, unit, "cpu")
 
 
 def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SIZE):
@@ -404,9 +409,10 @@ def test_the_generator_learns_against_the_discriminator_one_step_ahead():
 
 
 def test_distributed_step_equals_local_computation():
-    """Two units of different sizes, computed by workers in uneven mini-batches and averaged by the
-    coordinator, give the same gradients, statistics and new weights as one machine would."""
-    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12",
+    """With one local step (--local-steps 1), two units of different sizes, computed by workers in uneven
+    mini-batches and averaged by the coordinator, give the same gradients, statistics and new weights as
+    one machine would, stepping Adam on the average gradient."""
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "1",
                                                   "--gradient-dtype", "float32", "--weights-dtype", "float32")
     config = run["config"]
     reference_g, reference_d = ganns.build_models(config)  # the same seeded start
@@ -456,6 +462,108 @@ def test_distributed_step_equals_local_computation():
             if name.endswith("num_batches_tracked"):
                 continue  # BatchNorm's counter: unused with momentum 0.1, not averaged
             assert torch.allclose(published[key][name].float(), value.float(), rtol=1e-4, atol=1e-6), (key, name)
+
+
+def tutorial_step(generator, discriminator, optimizers, real, noise):
+    """One step of the PyTorch DCGAN tutorial's loop, as it is written there: .backward(), .grad, D first."""
+    criterion = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    discriminator.zero_grad()
+    criterion(discriminator(real), ones).backward()
+    fake = generator(noise)
+    criterion(discriminator(fake.detach()), zeros).backward()
+    optimizers[1].step()
+    generator.zero_grad()
+    criterion(discriminator(fake), ones).backward()
+    optimizers[0].step()
+
+
+def test_local_steps_move_the_weights_by_the_workers_average_change():
+    """With --local-steps 3, each worker takes the tutorial's steps on its unit's mini-batches with an Adam
+    of its own, and the coordinator moves its weights by the image-weighted average of the changes;
+    the same numbers as two copies of the tutorial's loop on one machine, averaged."""
+    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3",
+                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
+    config = run["config"]
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
+    units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
+    assert sorted(len(u["indices"]) for u in units) == [8, 12]  # mini-batches of 4: three steps, and two
+    for unit in units:
+        assert compute_and_upload(conn, run, unit, batch_size=5)  # the worker's --batch-size: not the run's
+
+    reference = ganns.build_models(config)  # the same seeded start
+    start = [{k: v.clone() for k, v in m.state_dict().items()} for m in reference]
+    expected = [{k: torch.zeros_like(v) for k, v in m.items()} for m in start]
+    for unit in units:
+        for model, state in zip(reference, start):
+            model.load_state_dict(state)
+        reference_optimizers = ganns.build_optimizers(*reference)  # a worker's own Adam, fresh
+        noise_source = torch.Generator().manual_seed(unit["noise_seed"])
+        for i in range(0, len(unit["indices"]), 4):
+            batch = unit["indices"][i:i + 4]
+            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
+            tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
+        share = len(unit["indices"]) / 20
+        for model, total in zip(reference, expected):  # the average of the ends = start - average change
+            for name, value in model.state_dict().items():
+                if value.is_floating_point():
+                    total[name] += value * share
+
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, oldest=0), 1, 1, 0)
+    published = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, total, begin in zip(("generator", "discriminator"), expected, start):
+        for name, value in total.items():
+            assert torch.allclose(published[key][name], value, rtol=1e-4, atol=1e-6), (key, name)
+        moved = max((published[key][name] - begin[name]).abs().max().item() for name in total)
+        assert moved > 1e-4  # three Adam steps of 2e-4, not none
+
+
+def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
+    """A unit starts before the last one is uploaded: the worker applies the last unit's change itself,
+    to its last start (no version holds that change yet), and labels the unit with the version it came
+    from; the result is what one machine taking both units in a row computes. A version published
+    after its last upload is the new base, with the last change applied to it too."""
+    conn, args, run, models, optimizers = new_run("--max-images", "24", "--unit-size", "8", "--local-steps", "2",
+                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
+    student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
+    first, second = (worker.claim(conn, student_args, cpu, joined) for _ in range(2))
+    blobs = []
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        for job in (first, second):
+            worker.start_computing(thread, student_args, job, cpu)
+            blobs.append(ganns.load_blob(job["future"].result()))
+    assert first["unit"]["version"] == second["unit"]["version"] == 0
+
+    reference = ganns.build_models(run["config"])  # one machine: the two units in a row, one Adam
+    reference_optimizers = ganns.build_optimizers(*reference)
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 24)
+    named = {"generator": reference[0], "discriminator": reference[1]}
+    for job, blob in zip((first, second), blobs):
+        start = {name: p.detach().clone() for name, p in ganns.named_parameters(named).items()}
+        noise_source = torch.Generator().manual_seed(job["unit"]["noise_seed"])
+        for i in range(0, 8, 4):
+            batch = job["unit"]["indices"][i:i + 4]
+            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
+            tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
+        for name, p in ganns.named_parameters(named).items():
+            assert torch.allclose(blob["grads"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
+
+    # The first unit is uploaded and a version made of it: the next unit starts from that version,
+    # minus the second unit's change (not uploaded yet), and says it came from version 1.
+    assert ganns.upload_gradient(conn, first["unit"], "student", ganns.gradient_blob(blobs[0], "float32"))
+    joined["run"]["uploaded_at"] = 0
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    assert worker.newest_weights(conn, joined["run"], 1, cpu)
+    third = worker.claim(conn, student_args, cpu, joined)
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        worker.start_computing(thread, student_args, third, cpu)
+        third["future"].result()
+    assert third["unit"]["version"] == 1
+    version_1 = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, model in zip(("generator", "discriminator"), joined["run"]["models"]):
+        for name, p in model.named_parameters():  # the models are left at the unit's start
+            expected = version_1[key][name] - blobs[1]["grads"][f"{key}.{name}"]
+            assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), (key, name)
 
 
 def test_generator_loss_does_not_leak_into_discriminator_gradient():
@@ -747,6 +855,27 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
 
 
+def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
+    """A machine too slow for the run's units would compute results that are always dropped as stale:
+    after LATE_IN_A_ROW of them it stops with one line saying what to change."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "0")
+    late = [ganns.claim_unit(conn, "slow") for _ in range(worker.LATE_IN_A_ROW)]  # all on version 0
+    assert compute_and_upload(conn, run, ganns.claim_unit(conn, "fast"), "fast")
+    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)  # version 1
+    slow_args, joined = worker.parse_args(["--name", "slow"]), {}
+    for number, unit in enumerate(late, 1):
+        job = {"unit": unit, "run": joined, "started": time.monotonic(), "computed": time.monotonic()}
+        if number < len(late):
+            worker.upload(conn, slow_args, job, compute(conn, run, unit))
+            assert joined["late"] == number
+        else:
+            message = one_line_exit(worker.upload, conn, slow_args, job, compute(conn, run, unit))
+            assert "too late to be used" in message and "fewer --local-steps" in message
+    ganns.requeue_stale(conn, oldest=1)  # what the coordinator does with them: computed again by others
+    assert query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'pending' AND id = ANY(%(ids)s)",
+                 {"ids": [u["id"] for u in late]})[0]["n"] == len(late)
+
+
 def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
     conn, args, run, models, optimizers = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
@@ -843,14 +972,16 @@ def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
 # Whole processes.
 # ---------------------------------------------------------------------------
 
-TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16"]
+TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16", *GRADIENTS]
 
 
 def test_end_to_end_coordinator_and_two_workers():
+    """The README's first command in small: the default algorithm (local steps, a step per result)."""
     url, folder = fresh_database(), scratch_dir()
-    # Epochs to spare: a step takes every fresh gradient in, and tiny units can arrive faster than the
+    # Epochs to spare: a step takes every fresh result in, and tiny units can arrive faster than the
     # coordinator steps, so 12 steps may need more than the default 5 epochs of 16 units.
-    run = script("coordinator.py", *TINY_RUN, "--local-workers", "2", "--steps", "12", "--sample-every", "5",
+    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16",
+                 "--local-steps", "4", "--local-workers", "2", "--steps", "12", "--sample-every", "5",
                  "--epochs", "100", url=url, cwd=folder)
     output, _ = run.communicate(timeout=PATIENCE)
     assert run.returncode == 0, output
@@ -880,7 +1011,7 @@ def test_a_class_smaller_than_units_per_step_does_not_stall():
     four gradients never exist at once, so the run can only end through the short last step."""
     url = fresh_database()
     alone = script("worker.py", "--name", "alone", url=url)
-    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16",
+    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16", *GRADIENTS,
                  "--units-per-step", "4", "--epochs", "1", url=url)
     output, _ = run.communicate(timeout=PATIENCE)
     assert run.returncode == 0, output
@@ -1570,7 +1701,7 @@ def test_a_student_can_neither_take_the_coordinators_lock_nor_keep_it_from_start
             cur.execute("PREPARE holds AS DELETE FROM coordinator_lock")  # the lock a student can hold on it
         with bob.cursor() as cur:  # a read left open: the restart's schema.sql waits for it
             cur.execute("SELECT * FROM work_units")
-        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8",
+        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
                          url=url)
         lines = []
         reader = threading.Thread(target=lambda: [lines.append(line) for line in restart.stdout], daemon=True)

@@ -24,6 +24,9 @@ import ganns
 log = logging.getLogger("ganns")
 
 
+LATE_IN_A_ROW = 3  # results too stale to be used, one after the other, before a worker gives up
+
+
 class LeaseLost(Exception):
     """The unit's lease expired and it was handed to someone else: stop working on it."""
 
@@ -80,15 +83,18 @@ def load_version(models, state):
         model.load_state_dict(state[key])
 
 
-def compute_unit(args, config, models, dataset, unit, device, stop=None):
-    """The unit's gradients as a blob. Setting the event `stop` ends it between two mini-batches."""
+def compute_unit(args, run, unit, device, stop=None):
+    """The unit's result (its gradient, or its change of weights) as a blob.
+    Setting the event `stop` ends it between two mini-batches."""
     def check_stop():
         if stop is not None and stop.is_set():
             raise LeaseLost()
 
-    result = ganns.unit_gradients(*models, dataset, unit, args.batch_size, device, after_batch=check_stop,
-                                  lookahead=config.get("lookahead", 0.0))  # (runs from before it: 0)
-    return ganns.gradient_blob(result, config["gradient_dtype"])
+    result = ganns.unit_result(run["models"], run["optimizers"], run["dataset"], unit, run["config"],
+                               args.batch_size, device, after_batch=check_stop)
+    if run["config"].get("local_steps", 1) > 1:
+        run["change"] = result["grads"]  # for the next unit: start_computing
+    return ganns.gradient_blob(result, run["config"]["gradient_dtype"])
 
 
 def newest_weights(conn, run, version, device):
@@ -104,8 +110,15 @@ def newest_weights(conn, run, version, device):
 
 def wait_while_computing(conn, job, device):
     """The blob of a unit computing in the background. Meanwhile: push its lease forward, and
-    fetch new weights as soon as they are published, so the next unit starts on the newest."""
+    fetch new weights, so the next unit starts on new ones.
+
+    One download per unit at most, and not before the unit is half done (going by
+    how long the last one took): a class that publishes a version every few seconds
+    would otherwise fill every worker's link with weights it never trains on.
+    """
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
+    fetch_from = job.get("started", 0) + job["run"].get("unit_seconds", 0) / 2
+    news, fetched = False, False
     while True:
         if ganns.CTRL_C.is_set():
             raise KeyboardInterrupt
@@ -113,10 +126,13 @@ def wait_while_computing(conn, job, device):
             return job["future"].result(timeout=0.02)  # look for news 50 times a second meanwhile
         except concurrent.futures.TimeoutError:
             pass
-        if ganns.news_arrived(conn):  # NOTIFY work: new weights, or units back in the queue
-            run = ganns.read_run(conn)
+        news = ganns.news_arrived(conn) or news  # NOTIFY work: new weights, or units back in the queue
+        if news and not fetched and time.monotonic() >= fetch_from:
+            news, run = False, ganns.read_run(conn)
             if run and run["id"] == job["run"]["id"]:
+                had = job["run"]["latest"]["version"]
                 newest_weights(conn, job["run"], run["version"], device)  # False: gone already, wait for the next
+                fetched = job["run"]["latest"]["version"] > had
         if time.monotonic() >= extend_at:
             extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
             if not ganns.extend_lease(conn, job["unit"]):
@@ -130,8 +146,11 @@ def join_run(conn, args, run, device):
     ganns.register_worker(conn, ganns.machine_info(args.name, device))
     log.info("joined run %d: %s, %s images, feature maps %d, on %s",
              run["id"], config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
-    return {"id": run["id"], "config": config, "dataset": dataset, "models": ganns.build_models(config, device),
-            "loaded": None,   # the weights version in the models
+    models = ganns.build_models(config, device)
+    return {"id": run["id"], "config": config, "dataset": dataset, "models": models,
+            "optimizers": ganns.build_optimizers(*models),  # with local steps: Adam's state, from unit to unit
+            "loaded": None,   # the weights version in the models (None: not a published one)
+            "based_on": None, # the version the models' weights come from
             "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
 
 
@@ -153,28 +172,53 @@ def claim(conn, args, device, joined):
 
 
 def start_computing(thread, args, job, device):
-    """Compute the unit in the background on the newest weights fetched, and label it with their version."""
+    """Compute the unit in the background on the newest weights fetched, and label it with their version.
+
+    With local steps, a unit starts before the last one is uploaded, so no published
+    version holds the last unit's change yet: starting from one would do that work
+    again, and the coordinator would apply both (measured: the samples fall apart).
+    So the worker applies its last change itself, as the coordinator will, to the
+    newest version that holds its earlier uploads, or else to where it last started.
+    """
     run = job["run"]
-    if run["loaded"] != run["latest"]["version"]:
+    change, run["change"] = run.get("change"), None  # the last unit's, if it finished
+    newer = run["latest"]["version"] > run.get("uploaded_at", -1)  # published after the last upload
+    if run["loaded"] != run["latest"]["version"] and (newer or change is None):
         load_version(run["models"], run["latest"]["state"])
-        run["loaded"] = run["latest"]["version"]
-    job["unit"]["version"] = run["loaded"]  # the version its gradient is computed on, for the coordinator
+        run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
+    if change is not None:  # ALGO: the models hold the last unit's start, or a version without its change
+        with torch.no_grad():
+            for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), run["models"]))).items():
+                p.sub_(change[name].to(p.device))
+        run["loaded"] = None  # no published version any more
+    job["unit"]["version"] = run["based_on"]  # the version its result is computed on, for the coordinator
     job["started"] = time.monotonic()
-    job["future"] = thread.submit(compute_unit, args, run["config"], run["models"], run["dataset"],
-                                  job["unit"], device, job["stop"])
+    job["future"] = thread.submit(compute_unit, args, run, job["unit"], device, job["stop"])
 
 
 def upload(conn, args, job, blob):
-    """Upload a unit's gradient (while the next unit computes) and say how it went."""
+    """Upload a unit's result (while the next unit computes) and say how it went. A worker whose
+    results keep arriving too late to be used stops, rather than computing them in vain for ever."""
     unit, images = job["unit"], len(job["unit"]["indices"])
     started = time.monotonic()
     accepted = ganns.upload_gradient(conn, unit, args.name, blob)
     computing, uploading = job["computed"] - job["started"], time.monotonic() - started
     rate = images / max(computing, uploading)  # the slower of the two sets the pace
     ganns.worker_seen(conn, args.name, rate)
+    run = ganns.read_run(conn) or {"version": unit["version"], "max_staleness": 0}
+    if accepted:
+        job["run"]["uploaded_at"] = run["version"]  # any later version holds this result
+    behind = run["version"] - unit["version"]
+    late = accepted and behind > run["max_staleness"]
+    outcome = (" -- refused: the lease was lost" if not accepted else "" if not late else
+               f" -- too late: {behind} versions behind, the run uses results at most {run['max_staleness']} behind")
     log.info("unit %d (epoch %d, version %d): %d images, %.1f s computing, %.1f s uploading, %.1f images/s%s",
-             unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate,
-             "" if accepted else " -- refused: the lease was lost")
+             unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate, outcome)
+    job["run"]["late"] = job["run"].get("late", 0) + 1 if late else 0
+    if job["run"]["late"] >= LATE_IN_A_ROW:
+        raise SystemExit(f"this machine's last {LATE_IN_A_ROW} results came back too late to be used "
+                         f"({computing:.0f} s a unit, {behind} versions behind): others compute them again. "
+                         f"Ask the instructor for fewer --local-steps or a larger --max-staleness")
 
 
 def work(conn, args, device, held):
@@ -197,6 +241,7 @@ def work(conn, args, device, held):
                     try:
                         blob = wait_while_computing(conn, computing, device)
                         computing["computed"] = time.monotonic()
+                        computing["run"]["unit_seconds"] = computing["computed"] - computing["started"]
                     except LeaseLost:
                         log.info("unit %d: lease lost (too slow?), moving on", computing["unit"]["id"])
                         computing = None
