@@ -128,7 +128,8 @@ def write_versions(conn, count):
     that publishing one later costs the machine a few small updates, not a 12.7 MB write. In class that
     write happens on the database's machine, not on the worker's."""
     ganns.execute(conn, "INSERT INTO weights (version, weights) "
-                        "SELECT generate_series(1, %(count)s), weights FROM weights WHERE version = 0", {"count": count})
+                        "SELECT generate_series(1, %(count)s), weights FROM weights WHERE version = 0",
+                  {"count": count})
 
 
 def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, every=2):
@@ -449,7 +450,7 @@ LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together 
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
          ("10 Mbit/s shared, 100 ms", 10, 100)]
-LINK_SECONDS = 40        # each link is measured this long past its warm-up (at least 2 units, at most about 3,000 images)
+LINK_SECONDS = 40         # each link measured this long past its warm-up (2 units at least, about 3,000 images at most)
 NAMESPACE = "ganns-link"  # the network namespace the link bench makes, and deletes when it ends
 
 
@@ -475,7 +476,7 @@ def open_namespace():
 def shape(mbit):
     """Cap the namespace's loopback at `mbit` Mbit/s (None: no cap). Every packet between the worker and
     the relay crosses this one loopback's queue, whichever way it goes: up and down share the cap."""
-    subprocess.run(["tc", "-n", NAMESPACE, "qdisc", "del", "dev", "lo", "root"], capture_output=True)  # (none yet: fine)
+    subprocess.run(["tc", "-n", NAMESPACE, "qdisc", "del", "dev", "lo", "root"], capture_output=True)  # (none: fails)
     if mbit:
         subprocess.run(["tc", "-n", NAMESPACE, "qdisc", "add", "dev", "lo", "root", "tbf", "rate", f"{mbit}mbit",
                         "burst", "32kb", "latency", "100ms"], check=True, capture_output=True, text=True)
@@ -558,18 +559,21 @@ def bench_one_link(server, options, link, relay_process, port):
     arrives 2 versions after the weights it started from (the next unit starts before it is uploaded),
     which the run allows."""
     url = new_database(server, "bench_link")
-    conn, run, models, _ = new_run(url, units_per_epoch=64, **{**options, "max_staleness": 2})
+    conn, run, _, _ = new_run(url, units_per_epoch=64, **{**options, "max_staleness": 2})
     size = run["config"]["unit_size"]
     warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
     write_versions(conn, most)
+
+    def enough(units, seconds):
+        return units >= 2 and seconds >= LINK_SECONDS or units >= most - warm_up
+
     shape(link[1])
     env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/bench_link", "PYTHONUNBUFFERED": "1"}
     worker = in_namespace(str(HERE / "worker.py"), "--threads", "2", "--name", "bench", env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     marks = []
     try:
-        images, seconds = cheap_coordinator(conn, run, worker, warm_up,
-                                            lambda units, seconds: units >= 2 and seconds >= LINK_SECONDS or units >= most - warm_up,
+        images, seconds = cheap_coordinator(conn, run, worker, warm_up, enough,
                                             lambda: marks.append(relay_counts(relay_process)), every=1)
     finally:
         worker.kill()  # no Ctrl-C: its clean-up would cross the slow link too, and the database goes next
