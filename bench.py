@@ -123,18 +123,23 @@ def unit_lines(output):
             re.findall(r"images, ([\d.]+) s computing, ([\d.]+) s uploading, ([\d.]+) images/s", output)]
 
 
-def write_versions(conn, count):
-    """Weights versions 1 to `count`, copies of version 0 made by the server, before a worker starts: so
-    that publishing one later costs the machine a few small updates, not a 12.7 MB write. In class that
-    write happens on the database's machine, not on the worker's."""
+# The cheap coordinator's weights: versions 0 to KEPT - 1 are written before a worker starts, and
+# publishing version v renames version v - KEPT to v. Every version holds the same weights, and an
+# UPDATE that leaves a row's blob alone keeps the blob where it is: publishing costs the machine a
+# few small updates, not a 12.7 MB write. (In class that write is the database machine's work.)
+KEPT = 4
+REUSE_WEIGHTS = "UPDATE weights SET version = %(step)s WHERE version = %(step)s - %(kept)s"
+
+
+def write_versions(conn):
     ganns.execute(conn, "INSERT INTO weights (version, weights) "
-                        "SELECT generate_series(1, %(count)s), weights FROM weights WHERE version = 0",
-                  {"count": count})
+                        "SELECT generate_series(1, %(last)s), weights FROM weights WHERE version = 0",
+                  {"last": KEPT - 1})
 
 
 def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, every=2):
-    """Play a coordinator that costs nothing for the `worker` process: publish a new version (written ahead
-    by write_versions) after every `every` gradients, and the worker downloads each. Stops once
+    """Play a coordinator that costs nothing for the `worker` process: publish a new version (the same
+    weights, see KEPT) after every `every` gradients, and the worker downloads each. Stops once
     enough(units, seconds) past the first `warm_up` units, at a whole number of versions (the units that
     download new weights take longer); mark() is called as that stretch starts and as it ends.
     Returns the images and seconds of that stretch, images counted in the run's units."""
@@ -151,9 +156,10 @@ def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, eve
                     mark()
         if len(ready) >= every:
             version += 1
-            ids = {"step": version, "gradient_ids": [r["id"] for r in ready]}
+            ids = {"step": version, "gradient_ids": [r["id"] for r in ready], "kept": KEPT}
             with conn, conn.cursor() as cur:  # publish_step's bookkeeping, without writing the weights
-                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, ganns.ADVANCE_VERSION, ganns.NOTIFY_WORK):
+                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, REUSE_WEIGHTS, ganns.ADVANCE_VERSION,
+                            ganns.NOTIFY_WORK):
                     cur.execute(sql, ids)
         units = len(arrived) - warm_up
         if units > 0 and units % every == 0 and enough(units, arrived[-1] - arrived[warm_up - 1]):
@@ -187,7 +193,7 @@ def bench_worker(server, ceiling, images=2816):
     conn, run, models, _ = new_run(url)
     size = run["config"]["unit_size"]
     warm_up, units = max(1, 256 // size), max(2, images // size)
-    write_versions(conn, warm_up + units)
+    write_versions(conn)
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
     worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -562,7 +568,7 @@ def bench_one_link(server, options, link, relay_process, port):
     conn, run, _, _ = new_run(url, units_per_epoch=64, **{**options, "max_staleness": 2})
     size = run["config"]["unit_size"]
     warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
-    write_versions(conn, most)
+    write_versions(conn)
 
     def enough(units, seconds):
         return units >= 2 and seconds >= LINK_SECONDS or units >= most - warm_up
