@@ -976,7 +976,7 @@ TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "
 
 
 def test_end_to_end_coordinator_and_two_workers():
-    """The README's first command in small: the default algorithm (local steps, a step per result)."""
+    """The README's first command in small, with local steps (4 steps of 4 images a unit)."""
     url, folder = fresh_database(), scratch_dir()
     # Epochs to spare: a step takes every fresh result in, and tiny units can arrive faster than the
     # coordinator steps, so 12 steps may need more than the default 5 epochs of 16 units.
