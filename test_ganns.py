@@ -855,6 +855,32 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
 
 
+def test_a_worker_downloads_one_new_version_per_unit_at_most():
+    """Versions published while a unit computes: the worker fetches the first it hears of (from
+    half-way through the unit), not the ones after it: a class publishing many versions a minute
+    must not fill every worker's link."""
+    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "5")
+    student = ganns.connect(url_of_database(conn.info.dbname), "student")
+    ganns.listen(student, ganns.LISTEN_WORK)
+    student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
+    computing = worker.claim(student, student_args, cpu, joined)
+    computing["future"] = done = concurrent.futures.Future()
+    def two_versions_then_the_unit_finishes():
+        try:
+            for version in (1, 2):
+                assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
+                coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), version, 1, 0)
+                if version == 1:
+                    wait_for(lambda: joined["run"]["latest"]["version"] >= 1, what="version 1 fetched")
+            time.sleep(1)  # time enough to fetch version 2 too, were it allowed
+            done.set_result(b"the unit's blob")
+        except BaseException as error:
+            done.set_exception(error)
+    threading.Thread(target=two_versions_then_the_unit_finishes, daemon=True).start()
+    assert worker.wait_while_computing(student, computing, cpu) == b"the unit's blob"
+    assert joined["run"]["latest"]["version"] == 1 and ganns.read_run(conn)["version"] == 2
+
+
 def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
     """A machine too slow for the run's units would compute results that are always dropped as stale:
     after LATE_IN_A_ROW of them it stops with one line saying what to change."""
