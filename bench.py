@@ -1,7 +1,9 @@
 """Measurements for the README: what coordination costs next to computing.
 
-    python bench.py                    # everything (about 30 minutes on 2 cores)
-    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning class wake soak
+    python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
+    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning dynamics class
+                                       #       classroom wake soak
+    python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
 
 Every number is measured in this run, on this machine, against an embedded
 PostgreSQL in a temporary folder; ratios compare figures taken side by side.
