@@ -841,15 +841,18 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         for model, state in zip(computing, base):
             model.load_state_dict(state)
         if own_change and previous:
+            named = dict(zip(("generator", "discriminator"), computing))
             with torch.no_grad():
-                for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), computing))).items():
+                for name, p in ganns.named_parameters(named).items():
                     p.sub_(previous["change"][name])
+            ganns.load_buffers(named, previous["buffers"])
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(*computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
         result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, config)
         result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
-        last[worker] = {"start": begin, "version": started_on, "change": result["grads"], "started": now}
+        last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
+                        "buffers": result["buffers"], "started": now}
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
         held[worker] = (fetched, now + seconds / 2)
         heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))

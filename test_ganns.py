@@ -564,6 +564,8 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
         for name, p in model.named_parameters():  # the models are left at the unit's start
             expected = version_1[key][name] - blobs[1]["grads"][f"{key}.{name}"]
             assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), (key, name)
+        for name, b in model.named_buffers():  # and BatchNorm's statistics go on from the last unit's end
+            assert "num_batches_tracked" in name or torch.equal(b, blobs[1]["buffers"][f"{key}.{name}"]), name
 
 
 def test_generator_loss_does_not_leak_into_discriminator_gradient():
