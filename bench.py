@@ -1,7 +1,9 @@
 """Measurements for the README: what coordination costs next to computing.
 
-    python bench.py                    # everything (about 30 minutes on 2 cores)
-    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning class wake soak
+    python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
+    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning dynamics class
+                                       #       classroom wake soak
+    python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
 
 Every number is measured in this run, on this machine, against an embedded
 PostgreSQL in a temporary folder; ratios compare figures taken side by side.
@@ -1027,7 +1029,8 @@ def unit_bytes():
 
 def class_config(feature_maps, seed, local_steps):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
-            "unit_size": ganns.UNIT_SIZE * local_steps, "lookahead": ganns.LOOKAHEAD}
+            "unit_size": ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE,
+            "lookahead": ganns.LOOKAHEAD}
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
@@ -1061,20 +1064,23 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         later = [v for t, v in published if fetch_from < t <= now - down / link]
         fetched = newest if newest > version else min(later) if later else version
         previous, started_on, base = last[worker], fetched, states[fetched]
-        if own_change and previous and not dict(published).get(fetched, now) > previous["started"]:
+        if own_change and previous and not {v: t for t, v in published}.get(fetched, now) > previous["started"]:
             started_on, base = previous["version"], previous["start"]  # no version holds its last upload yet
         for model, state in zip(computing, base):
             model.load_state_dict(state)
         if own_change and previous:
+            named = dict(zip(("generator", "discriminator"), computing))
             with torch.no_grad():
-                for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), computing))).items():
+                for name, p in ganns.named_parameters(named).items():
                     p.sub_(previous["change"][name])
+            ganns.load_buffers(named, previous["buffers"])
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(*computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
         result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, config)
         result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
-        last[worker] = {"start": begin, "version": started_on, "change": result["grads"], "started": now}
+        last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
+                        "buffers": result["buffers"], "started": now}
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
         held[worker] = (fetched, now + seconds / 2)
         heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))
@@ -1107,7 +1113,7 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
     duplex), time only: each laptop uploads its last result and downloads new weights while it computes,
     through its own link and, first come first served, the server's."""
     down, up = unit_bytes()
-    images = ganns.UNIT_SIZE * local_steps
+    images = ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE
     speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
     starts = [(0.0, worker) for worker in range(workers)]
     free = {"down": 0.0, "up": 0.0}  # when the server's link is next free, each way
@@ -1134,14 +1140,14 @@ def laptop_alone(faces_tensor, models, seed, rate):
 # (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units,
 #  a worker applies its own last change before the coordinator does, as worker.py)
 CLASSROOM = [("today: 1 local step, 2 a step", 2, 1, 2, 1, True, False),
-             ("1 laptop, H 16", 1, 16, 1, 64, True, True),
-             ("the default: 2 laptops, H 16, 2 a step", 2, 16, 2, 64, True, True),
-             ("2 laptops, H 16, 2 a step, without its own change", 2, 16, 2, 64, True, False),
-             ("2 laptops, H 16, 1 a step", 2, 16, 1, 64, True, True),
-             ("8 laptops, H 16, 2 a step", 8, 16, 2, 64, True, True),
-             ("8 laptops, H 16, 1 a step", 8, 16, 1, 64, True, True),
-             ("8 laptops, H 16, 8 a step", 8, 16, 8, 64, True, True),
-             ("30 laptops, H 16, 2 a step", 30, 16, 2, 64, True, True)]
+             ("1 laptop, H 8", 1, 8, 1, 64, True, True),
+             ("2 laptops, H 8, 2 a step", 2, 8, 2, 64, True, True),
+             ("2 laptops, H 8, 2 a step, without its own change", 2, 8, 2, 64, True, False),
+             ("2 laptops, H 8, 1 a step", 2, 8, 1, 64, True, True),
+             ("8 laptops, H 8, 2 a step", 8, 8, 2, 64, True, True),
+             ("8 laptops, H 8, 1 a step", 8, 8, 1, 64, True, True),
+             ("8 laptops, H 8, 8 a step", 8, 8, 8, 64, True, True),
+             ("30 laptops, H 8, 2 a step", 30, 8, 2, 64, True, True)]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
@@ -1155,7 +1161,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
     for workers, server in ((20, 100e6 / 8), (200, 1e9 / 8)):
         print(f"  {workers} laptops on {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s links, the database behind "
               f"{server * 8 / 1e6:,.0f} Mbit/s each way (time only):")
-        for local_steps in (1, 16):
+        for local_steps in (1, 8):
             total = class_throughput(workers, local_steps, rate, server)
             report(f"class of {workers}, server link {server * 8 / 1e6:,.0f} Mbit/s, {local_steps} local steps: "
                    f"trained images/s (÷ one laptop's)", f"{total:,.0f} ({total / rate:.1f}×)", "≥ 10×")
@@ -1178,7 +1184,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
                                    minutes=math.inf if workers <= 2 else laptop_minutes / 3)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
             report(f"classroom seed {seed}: {name}: bytes per trained image",
-                   f"{(down + up) / (ganns.UNIT_SIZE * local_steps) / 1e3:.1f} KB")
+                   f"{(down + up) / config['unit_size'] / 1e3:.1f} KB")
         show_learning(results, f"classroom_seed{seed}")
 
 

@@ -56,7 +56,8 @@ def parse_args(argv=None):
                         help="optimizer steps each worker takes on its own per unit, sending the change of weights "
                              "(1: it sends a gradient and the coordinator steps Adam)")
     parser.add_argument("--unit-size", type=positive,
-                        help=f"images per work unit (default: {ganns.UNIT_SIZE} per local step)")
+                        help=f"images per work unit (default: {ganns.STEP_SIZE} per local step, "
+                             f"{ganns.UNIT_SIZE} with --local-steps 1)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
                         help="step once this many results are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=natural,
@@ -80,7 +81,7 @@ def parse_args(argv=None):
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     args = parser.parse_args(argv)
-    args.unit_size = args.unit_size or ganns.UNIT_SIZE * args.local_steps
+    args.unit_size = args.unit_size or (ganns.STEP_SIZE * args.local_steps if args.local_steps > 1 else ganns.UNIT_SIZE)
     if args.max_staleness is None:
         args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS
     if args.unit_size < args.local_steps:

@@ -61,8 +61,9 @@ BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN 
 LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
 
 # PLUMBING: how the work is cut up and shared out.
-LOCAL_STEPS = 16          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
-UNIT_SIZE = 64            # images in one work unit per local step (a unit of H local steps holds H x 64)
+LOCAL_STEPS = 1           # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
+STEP_SIZE = 128           # images per local step: the tutorial's batch (a unit of H local steps holds H x 128)
+UNIT_SIZE = 64            # images in one work unit with --local-steps 1
 BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
 UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
 MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)

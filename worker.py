@@ -93,7 +93,7 @@ def compute_unit(args, run, unit, device, stop=None):
     result = ganns.unit_result(run["models"], run["optimizers"], run["dataset"], unit, run["config"],
                                args.batch_size, device, after_batch=check_stop)
     if run["config"].get("local_steps", 1) > 1:
-        run["change"] = result["grads"]  # for the next unit: start_computing
+        run["change"] = {"grads": result["grads"], "buffers": result["buffers"]}  # for the next unit
     return ganns.gradient_blob(result, run["config"]["gradient_dtype"])
 
 
@@ -181,15 +181,17 @@ def start_computing(thread, args, job, device):
     newest version that holds its earlier uploads, or else to where it last started.
     """
     run = job["run"]
-    change, run["change"] = run.get("change"), None  # the last unit's, if it finished
+    change, run["change"] = run.get("change"), None  # the last unit's {"grads", "buffers"}, if it finished
     newer = run["latest"]["version"] > run.get("uploaded_at", -1)  # published after the last upload
     if run["loaded"] != run["latest"]["version"] and (newer or change is None):
         load_version(run["models"], run["latest"]["state"])
         run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
     if change is not None:  # ALGO: the models hold the last unit's start, or a version without its change
+        models = dict(zip(("generator", "discriminator"), run["models"]))
         with torch.no_grad():
-            for name, p in ganns.named_parameters(dict(zip(("generator", "discriminator"), run["models"]))).items():
-                p.sub_(change[name].to(p.device))
+            for name, p in ganns.named_parameters(models).items():
+                p.sub_(change["grads"][name].to(p.device))
+        ganns.load_buffers(models, change["buffers"])  # BatchNorm's statistics go on from where they ended
         run["loaded"] = None  # no published version any more
     job["unit"]["version"] = run["based_on"]  # the version its result is computed on, for the coordinator
     job["started"] = time.monotonic()
