@@ -563,11 +563,12 @@ def bench_one_link(server, options, link, relay_process, port):
     cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
 
     A new version follows every result, not every 2: in class the versions come from everyone's
-    results, and a worker finds a new one to download during nearly every unit it takes. A result then
-    arrives 2 versions after the weights it started from (the next unit starts before it is uploaded),
-    which the run allows."""
+    results, and a worker finds a new one to download during nearly every unit it takes. A gradient
+    then arrives 2 versions after the weights it was computed on (the next unit starts before it is
+    uploaded): more than a run of gradients allows by default."""
     url = new_database(server, "bench_link")
-    conn, run, _, _ = new_run(url, units_per_epoch=64, **{**options, "max_staleness": 2})
+    lenient = {"max_staleness": 2} if options.get("local_steps", 1) == 1 else {}
+    conn, run, _, _ = new_run(url, units_per_epoch=64, **options, **lenient)
     size = run["config"]["unit_size"]
     warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
     write_versions(conn)
