@@ -18,12 +18,13 @@ import itertools
 import logging
 import math
 import os
+import queue
 import re
 import resource
+import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -67,13 +68,21 @@ def new_database(server, name):
     return server.get_uri(name)
 
 
+def server_socket(server):
+    """The path of the embedded server's Unix socket."""
+    return server.get_uri().split("host=")[1].split("&")[0] + "/.s.PGSQL.5432"
+
+
 def new_run(url, units_per_epoch=1000, **options):
-    """A database with a full-size run at version 0 and an epoch queued, as the coordinator leaves it."""
+    """A database with a full-size run at version 0 and an epoch queued, as the coordinator leaves it.
+    `options` are coordinator.py's, by their names in the run: unit_size=1024 is --unit-size 1024."""
     conn = ganns.connect(url, "bench")
     ganns.create_schema(conn)
-    args = coordinator.parse_args(["--out", tempfile.mkdtemp(), *options.get("argv", [])])
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
+    args = coordinator.parse_args(["--out", tempfile.mkdtemp(), *flags])
     run, models, optimizers = coordinator.start_or_resume(conn, args)
-    ganns.add_units(conn, ganns.epoch_units(units_per_epoch * 64, 64, 1, 1)[:units_per_epoch])
+    size = run["config"]["unit_size"]
+    ganns.add_units(conn, ganns.epoch_units(units_per_epoch * size, size, 1, 1)[:units_per_epoch])
     return conn, run, models, optimizers
 
 
@@ -116,36 +125,57 @@ def unit_lines(output):
             re.findall(r"images, ([\d.]+) s computing, ([\d.]+) s uploading, ([\d.]+) images/s", output)]
 
 
-def bench_worker(server, ceiling, target_units=48):
-    """One real worker.py with 2 threads; this process plays a coordinator that costs nothing:
-    it publishes a new version (the same weights) after every 2 gradients, as often as the real
-    one, and the worker downloads each. The versions are written before the worker starts, so
-    that publishing one costs the machine a few small updates, not a 12.7 MB write: in class
-    that write happens on the database's machine, not on the worker's."""
-    print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
-    url = new_database(server, "bench_worker")
-    conn, run, models, _ = new_run(url)
-    weights = ganns.weights_blob(*models, run["config"]["weights_dtype"])
-    with conn, conn.cursor() as cur:
-        for version in range(1, target_units):
-            ganns.copy_in(cur, ganns.COPY_WEIGHTS, struct.pack("!i", version), weights, None)
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    version, done = 0, []
+# The cheap coordinator's weights: versions 0 to KEPT - 1 are written before a worker starts, and
+# publishing version v renames version v - KEPT to v. Every version holds the same weights, and an
+# UPDATE that leaves a row's blob alone keeps the blob where it is: publishing costs the machine a
+# few small updates, not a 12.7 MB write. (In class that write is the database machine's work.)
+KEPT = 4
+REUSE_WEIGHTS = "UPDATE weights SET version = %(step)s WHERE version = %(step)s - %(kept)s"
+
+
+def write_versions(conn):
+    ganns.execute(conn, "INSERT INTO weights (version, weights) "
+                        "SELECT generate_series(1, %(last)s), weights FROM weights WHERE version = 0",
+                  {"last": KEPT - 1})
+
+
+def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, every=2):
+    """Play a coordinator that costs nothing for the `worker` process: publish a new version (the same
+    weights, see KEPT) after every `every` gradients, and the worker downloads each. Stops once
+    enough(units, seconds) past the first `warm_up` units, at a whole number of versions (the units that
+    download new weights take longer); mark() is called as that stretch starts and as it ends.
+    Returns the images and seconds of that stretch, images counted in the run's units."""
+    version, arrived, seen = 0, [], set()
+    staleness = ganns.read_run(conn)["max_staleness"]
     ganns.listen(conn, ganns.LISTEN_GRADIENTS)  # as the real coordinator waits: no polling
-    while len(done) < target_units:
-        ready = ganns.ready_gradients(conn, version - 1)
-        if len(ready) >= 2:
+    while True:
+        ready = ganns.ready_gradients(conn, version - staleness)
+        for gradient in ready:
+            if gradient["id"] not in seen:
+                seen.add(gradient["id"])
+                arrived.append(time.monotonic())
+                if len(arrived) == warm_up:
+                    mark()
+        if len(ready) >= every:
             version += 1
-            ids = {"step": version, "gradient_ids": [r["id"] for r in ready]}
+            ids = {"step": version, "gradient_ids": [r["id"] for r in ready], "kept": KEPT}
             with conn, conn.cursor() as cur:  # publish_step's bookkeeping, without writing the weights
-                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, ganns.ADVANCE_VERSION, ganns.NOTIFY_WORK):
+                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, REUSE_WEIGHTS, ganns.ADVANCE_VERSION,
+                            ganns.NOTIFY_WORK):
                     cur.execute(sql, ids)
-            done += [time.monotonic()] * len(ready)
-        else:
+        units = len(arrived) - warm_up
+        if units > 0 and units % every == 0 and enough(units, arrived[-1] - arrived[warm_up - 1]):
+            mark()
+            return units * run["config"]["unit_size"], arrived[-1] - arrived[warm_up - 1]
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker stopped (exit {worker.returncode}):\n{worker.stdout.read()[-3000:]}")
+        if len(ready) < every:
             ganns.wait_for_news(conn, 1)
-    worker.send_signal(2)
+
+
+def stop_worker(worker):
+    """Ctrl-C the worker, as a student would; its log."""
+    worker.send_signal(signal.SIGINT)
     try:
         output, _ = worker.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -153,8 +183,28 @@ def bench_worker(server, ceiling, target_units=48):
         output, _ = worker.communicate()
         report("the worker did not stop on Ctrl-C within 60 s", "killed; see its log below")
         print(output[-3000:])
-    rate = (len(done) - 4) * 64 / (done[-1] - done[3])  # past the first 4 units' warm-up
-    lines = unit_lines(output)[4:]
+    return output
+
+
+def bench_worker(server, ceiling, images=2816):
+    """One real worker.py with 2 threads, against a coordinator that costs nothing (cheap_coordinator),
+    publishing as often as the real one: a version every 2 gradients. Measured over `images` past a
+    warm-up of 256 images (at least a unit each)."""
+    print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
+    url = new_database(server, "bench_worker")
+    conn, run, models, _ = new_run(url)
+    size = run["config"]["unit_size"]
+    warm_up, units = max(1, 256 // size), max(2, images // size)
+    write_versions(conn)
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        trained, seconds = cheap_coordinator(conn, run, worker, warm_up, lambda measured, _: measured >= units)
+    finally:
+        output = stop_worker(worker)
+    rate = trained / seconds
+    lines = unit_lines(output)[warm_up:]
     report("worker, 2 threads, gradients accepted", f"{rate:.1f} images/s")
     report("worker efficiency (÷ ceiling)", f"{rate / ceiling:.2f}", "≥ 0.95")
     report("per unit, from the worker's log (to 0.1 s): computing / uploading (in the background)",
@@ -217,8 +267,7 @@ def bench_wire(server):
     print("bytes on the wire per transfer (counted by a proxy)")
     url = new_database(server, "bench_wire")
     conn, run, models, _ = new_run(url, units_per_epoch=10)
-    socket_dir = server.get_uri().split("host=")[1].split("&")[0]
-    port, counts = counting_proxy(f"{socket_dir}/.s.PGSQL.5432")
+    port, counts = counting_proxy(server_socket(server))
     proxied = psycopg2.connect(dbname="bench_wire", user="postgres", host="127.0.0.1", port=port)
     fp32, compact = gradient_blobs(run, models, "float32"), gradient_blobs(run, models, "bfloat16")
     mb = 1e6
@@ -394,6 +443,186 @@ def bench_wake(server, rounds=20):
                                                 f"{max(listen) * 1000:.0f} ms", "< 50 ms")
     report("polling every second (the fallback): median, worst",
            f"{statistics.median(poll) * 1000:.0f} ms, {max(poll) * 1000:.0f} ms")
+
+
+# ---------------------------------------------------------------------------
+# 9. One worker on a home link: its database connection through a capped,
+# delayed link on this machine (a network namespace of its own, as root).
+# ---------------------------------------------------------------------------
+
+# The run options measured: today's (a gradient for every 64 images) beside the candidate for the new
+# default, the one place to change to measure another.
+TODAY = {"local_steps": 1}
+NEW_DEFAULT = {"local_steps": 8}
+LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together or None, round trip in ms)
+         ("50 ms round trip, no cap", None, 50),
+         ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
+         ("10 Mbit/s shared, 100 ms", 10, 100)]
+LINK_SECONDS = 40         # each link measured this long past its warm-up (2 units at least, about 3,000 images at most)
+NAMESPACE = "ganns-link"  # the network namespace the link bench makes, and deletes when it ends
+
+
+def open_namespace():
+    """Make the private network namespace, its loopback up; None, or why it cannot be made here."""
+    if os.geteuid() != 0:
+        return "it needs root, for a network namespace and tc"
+    if not (shutil.which("ip") and shutil.which("tc")):
+        return "it needs the ip and tc commands (iproute2)"
+    subprocess.run(["ip", "netns", "del", NAMESPACE], capture_output=True)  # left by a run that was killed
+    try:
+        subprocess.run(["ip", "netns", "add", NAMESPACE], check=True, capture_output=True, text=True)
+        # A real link's packets, 1500 bytes: tbf drops any packet larger than its burst, and a
+        # loopback's 64 KB packets would need a burst far beyond a home link's.
+        subprocess.run(["ip", "-n", NAMESPACE, "link", "set", "lo", "mtu", "1500", "up"],
+                       check=True, capture_output=True, text=True)
+        shape(10)  # tbf is there
+    except subprocess.CalledProcessError as error:
+        return f"`{' '.join(error.cmd)}` failed: {error.stderr.strip()}"
+    return None
+
+
+def shape(mbit):
+    """Cap the namespace's loopback at `mbit` Mbit/s (None: no cap). Every packet between the worker and
+    the relay crosses this one loopback's queue, whichever way it goes: up and down share the cap."""
+    subprocess.run(["tc", "-n", NAMESPACE, "qdisc", "del", "dev", "lo", "root"], capture_output=True)  # (none: fails)
+    if mbit:
+        subprocess.run(["tc", "-n", NAMESPACE, "qdisc", "add", "dev", "lo", "root", "tbf", "rate", f"{mbit}mbit",
+                        "burst", "32kb", "latency", "100ms"], check=True, capture_output=True, text=True)
+
+
+def relay(target_socket, delays):
+    """Run by `bench.py --relay` inside the namespace: TCP ports on its 127.0.0.1 in front of the server's
+    Unix socket (a file, which every namespace sees), one for each of `delays`. A port holds each chunk its
+    delay on the way, in each direction: half a round trip each way. A queue of (due time, chunk) per
+    direction holds them, so the delay adds to every request's wait but not to the time a large blob takes.
+    Prints its ports; on SIGUSR1, the bytes passed so far towards the database and from it."""
+    counts, counting = {"up": 0, "down": 0}, threading.Lock()
+
+    def deliver(chunks, sink):
+        try:
+            while (chunk := chunks.get()) is not None:
+                due, data = chunk
+                time.sleep(max(0.0, due - time.monotonic()))
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:  # the other end has gone
+            pass
+
+    def pump(source, sink, key, delay):
+        chunks = queue.SimpleQueue()
+        threading.Thread(target=deliver, args=(chunks, sink), daemon=True).start()
+        try:
+            while data := source.recv(1 << 16):
+                with counting:
+                    counts[key] += len(data)
+                chunks.put((time.monotonic() + delay, data))
+        except OSError:
+            pass
+        chunks.put(None)
+
+    def serve(listener, delay):
+        while True:
+            client, _ = listener.accept()
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(target_socket)
+            threading.Thread(target=pump, args=(client, server, "up", delay), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client, "down", delay), daemon=True).start()
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: the bench cleans up; no traceback from here
+    signal.signal(signal.SIGUSR1, lambda *_: print(counts["up"], counts["down"], flush=True))
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in delays]
+    for listener, delay in zip(listeners, delays):
+        threading.Thread(target=serve, args=(listener, delay), daemon=True).start()
+    print(*(listener.getsockname()[1] for listener in listeners), flush=True)
+    while True:
+        signal.pause()  # signals are handled in this thread
+
+
+def in_namespace(*command, **popen):
+    return subprocess.Popen(["ip", "netns", "exec", NAMESPACE, sys.executable, *command], text=True, **popen)
+
+
+def start_relay(server):
+    """One relay for the whole bench (it imports what bench.py imports: slow to start): its process and
+    its port for each link's delay."""
+    delays = sorted({round_trip_ms / 2000 for _, _, round_trip_ms in LINKS})
+    process = in_namespace(str(HERE / "bench.py"), "--relay", server_socket(server), *map(str, delays),
+                           stdout=subprocess.PIPE)
+    return process, dict(zip(delays, map(int, process.stdout.readline().split())))
+
+
+def relay_counts(relay_process):
+    """The bytes the relay has passed so far, up and down together."""
+    relay_process.send_signal(signal.SIGUSR1)
+    return sum(map(int, relay_process.stdout.readline().split()))
+
+
+def bench_one_link(server, options, link, relay_process, port):
+    """One worker.py (2 threads) in the namespace, its database connection through the relay's `port`,
+    and this process as its coordinator (cheap_coordinator), outside. Its images/s, the bytes each image
+    cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
+
+    A new version follows every result, not every 2: in class the versions come from everyone's
+    results, and a worker finds a new one to download during nearly every unit it takes. A gradient
+    then arrives 2 versions after the weights it was computed on (the next unit starts before it is
+    uploaded): more than a run of gradients allows by default."""
+    url = new_database(server, "bench_link")
+    lenient = {"max_staleness": 2} if options.get("local_steps", 1) == 1 else {}
+    conn, run, _, _ = new_run(url, units_per_epoch=64, **options, **lenient)
+    size = run["config"]["unit_size"]
+    warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
+    write_versions(conn)
+
+    def enough(units, seconds):
+        return units >= 2 and seconds >= LINK_SECONDS or units >= most - warm_up
+
+    shape(link[1])
+    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/bench_link", "PYTHONUNBUFFERED": "1"}
+    worker = in_namespace(str(HERE / "worker.py"), "--threads", "2", "--name", "bench", env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    marks = []
+    try:
+        images, seconds = cheap_coordinator(conn, run, worker, warm_up, enough,
+                                            lambda: marks.append(relay_counts(relay_process)), every=1)
+    finally:
+        worker.kill()  # no Ctrl-C: its clean-up would cross the slow link too, and the database goes next
+        output, _ = worker.communicate()
+        conn.close()
+    lines = unit_lines(output)[warm_up:]
+    return {"rate": images / seconds, "bytes": (marks[1] - marks[0]) / images,
+            "mbit": (marks[1] - marks[0]) * 8 / seconds / 1e6,
+            "computing": statistics.median(c for c, _, _ in lines) if lines else math.nan,
+            "uploading": statistics.median(u for _, u, _ in lines) if lines else math.nan}
+
+
+def bench_link(server):
+    print(f"one worker on a home link (worker.py, 2 threads, full size; its connection capped by tbf and "
+          f"delayed by a relay, in a network namespace; each link at least {LINK_SECONDS} s past warm-up)")
+    why = open_namespace()
+    if why:
+        report("link bench", f"skipped: {why}")
+        return
+    relay_process = None
+    try:
+        relay_process, ports = start_relay(server)
+        for setting, options in ((f"today {TODAY}", TODAY), (f"new default {NEW_DEFAULT}", NEW_DEFAULT)):
+            rates = []
+            for link in LINKS + LINKS[:1]:  # no shaping again at the end: the ratios use both
+                result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000])
+                rates.append(result["rate"])
+                report(f"{setting}: {link[0]}" + (", again" if len(rates) > len(LINKS) else ""),
+                       f"{result['rate']:.1f} images/s; {result['bytes'] / 1e3:.0f} KB a trained image on the wire "
+                       f"({result['mbit']:.1f} Mbit/s); a unit {result['computing']:.1f} s computing, "
+                       f"{result['uploading']:.1f} s uploading")
+            unshaped = (rates[0] + rates[-1]) / 2  # a machine whose load changed shows here, as two figures apart
+            report(f"{setting}: ÷ unshaped (the mean of both), {' / '.join(name for name, _, _ in LINKS[1:])}",
+                   " / ".join(f"{rate / unshaped:.2f}" for rate in rates[1:-1]),
+                   "≥ 0.8 at 40 Mbit/s, ≥ 0.5 at 10 Mbit/s" if options == NEW_DEFAULT else "")
+    finally:
+        if relay_process:
+            relay_process.terminate()
+            relay_process.wait()
+        subprocess.run(["ip", "netns", "del", NAMESPACE], capture_output=True)
 
 
 # ---------------------------------------------------------------------------
@@ -998,7 +1227,7 @@ def bench_soak(server, steps=1000):
 # ---------------------------------------------------------------------------
 
 SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "classroom", "wake",
-            "soak"]
+            "link", "soak"]
 
 
 def main():
@@ -1010,9 +1239,12 @@ def main():
     parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
     parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_step:
         return one_step(args.one_step[0], int(args.one_step[1]))
+    if args.relay:
+        return relay(args.relay[0], [float(delay) for delay in args.relay[1:]])
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
     # The server stops (its handle's `with`) before its folder is deleted.
     with tempfile.TemporaryDirectory() as folder, start_server(folder) as server:
@@ -1036,8 +1268,8 @@ def main():
                 bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:
-                {"wire": bench_wire, "step": bench_step,
-                 "wake": bench_wake, "soak": bench_soak}[section](server)
+                {"wire": bench_wire, "step": bench_step, "wake": bench_wake,
+                 "link": bench_link, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:
