@@ -2,8 +2,9 @@
 
     python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
     python bench.py --only wire wake   # some: ceiling worker wire step end2end learning dynamics class
-                                       #       classroom wake soak
+                                       #       classroom wake link soak
     python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
+    sudo .venv/bin/python bench.py --only link   # one worker on shaped links (root: a network namespace)
 
 Every number is measured in this run, on this machine, against an embedded
 PostgreSQL in a temporary folder; ratios compare figures taken side by side.
@@ -73,13 +74,17 @@ def server_socket(server):
     return server.get_uri().split("host=")[1].split("&")[0] + "/.s.PGSQL.5432"
 
 
+def flags(options):
+    """coordinator.py's flags for run options by their names in the run: unit_size=1024 is --unit-size 1024."""
+    return [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
+
+
 def new_run(url, units_per_epoch=1000, **options):
-    """A database with a full-size run at version 0 and an epoch queued, as the coordinator leaves it.
-    `options` are coordinator.py's, by their names in the run: unit_size=1024 is --unit-size 1024."""
+    """A database with a full-size run at version 0 and an epoch queued, as the coordinator leaves it,
+    started with the coordinator's `options` (see flags)."""
     conn = ganns.connect(url, "bench")
     ganns.create_schema(conn)
-    flags = [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
-    args = coordinator.parse_args(["--out", tempfile.mkdtemp(), *flags])
+    args = coordinator.parse_args(["--out", tempfile.mkdtemp(), *flags(options)])
     run, models, optimizers = coordinator.start_or_resume(conn, args)
     size = run["config"]["unit_size"]
     ganns.add_units(conn, ganns.epoch_units(units_per_epoch * size, size, 1, 1)[:units_per_epoch])
@@ -605,17 +610,19 @@ def bench_link(server):
     relay_process = None
     try:
         relay_process, ports = start_relay(server)
-        for setting, options in ((f"today {TODAY}", TODAY), (f"new default {NEW_DEFAULT}", NEW_DEFAULT)):
+        for setting, options in (("today", TODAY), ("new default", NEW_DEFAULT)):
+            setting += f" ({' '.join(flags(options))})"
             rates = []
             for link in LINKS + LINKS[:1]:  # no shaping again at the end: the ratios use both
                 result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000])
                 rates.append(result["rate"])
                 report(f"{setting}: {link[0]}" + (", again" if len(rates) > len(LINKS) else ""),
-                       f"{result['rate']:.1f} images/s; {result['bytes'] / 1e3:.0f} KB a trained image on the wire "
+                       f"{result['rate']:.1f} images/s; {result['bytes'] / 1e3:.1f} KB a trained image on the wire "
                        f"({result['mbit']:.1f} Mbit/s); a unit {result['computing']:.1f} s computing, "
                        f"{result['uploading']:.1f} s uploading")
             unshaped = (rates[0] + rates[-1]) / 2  # a machine whose load changed shows here, as two figures apart
-            report(f"{setting}: ÷ unshaped (the mean of both), {' / '.join(name for name, _, _ in LINKS[1:])}",
+            names = " / ".join(f"{mbit} Mbit/s" if mbit else f"{round_trip} ms" for _, mbit, round_trip in LINKS[1:])
+            report(f"{setting}: images/s ÷ unshaped (the mean of both), {names}",
                    " / ".join(f"{rate / unshaped:.2f}" for rate in rates[1:-1]),
                    "≥ 0.8 at 40 Mbit/s, ≥ 0.5 at 10 Mbit/s" if options == NEW_DEFAULT else "")
     finally:
