@@ -584,10 +584,20 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
             assert torch.allclose(blob["grads"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
 
     # The first unit is uploaded and a version made of it: the next unit starts from that version,
-    # minus the second unit's change (not uploaded yet), and says it came from version 1.
-    assert ganns.upload_gradient(conn, first["unit"], "student", ganns.gradient_blob(blobs[0], "float32"))
-    joined["run"]["uploaded_at"] = 0
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    # minus the second unit's change (not uploaded yet), and says it came from version 1. The
+    # coordinator publishes that version the moment the upload commits, before the worker's next query
+    # (as a fast coordinator may): the worker must still take version 1 for one that holds its upload.
+    def upload_then_step(*upload_args):
+        accepted = upload_gradient(*upload_args)
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+        return accepted
+    upload_gradient, ganns.upload_gradient = ganns.upload_gradient, upload_then_step
+    try:
+        first["computed"] = first["started"] + 1
+        worker.upload(conn, student_args, first, ganns.gradient_blob(blobs[0], "float32"))
+    finally:
+        ganns.upload_gradient = upload_gradient
+    assert ganns.read_run(conn)["version"] == 1
     assert worker.newest_weights(conn, joined["run"], 1, cpu)
     third = worker.claim(conn, student_args, cpu, joined)
     with concurrent.futures.ThreadPoolExecutor(1) as thread:

@@ -203,13 +203,13 @@ def upload(conn, args, job, blob):
     results keep arriving too late to be used stops, rather than computing them in vain for ever."""
     unit, images = job["unit"], len(job["unit"]["indices"])
     started = time.monotonic()
+    run = ganns.read_run(conn) or {"version": unit["version"], "max_staleness": 0}  # read first: see below
     accepted = ganns.upload_gradient(conn, unit, args.name, blob)
     computing, uploading = job["computed"] - job["started"], time.monotonic() - started
     rate = images / max(computing, uploading)  # the slower of the two sets the pace
     ganns.worker_seen(conn, args.name, rate)
-    run = ganns.read_run(conn) or {"version": unit["version"], "max_staleness": 0}
-    if accepted:
-        job["run"]["uploaded_at"] = run["version"]  # any later version holds this result
+    if accepted:  # a version read after the upload could already hold it, and start_computing would wait
+        job["run"]["uploaded_at"] = run["version"]  # for a later one for ever: only later versions hold it
     behind = run["version"] - unit["version"]
     late = accepted and behind > run["max_staleness"]
     outcome = (" -- refused: the lease was lost" if not accepted else "" if not late else
