@@ -1042,20 +1042,25 @@ def class_config(feature_maps, seed, local_steps):
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True, own_change=True):
+                keep_adam=True, own_change=True, outer_lr=1.0, warm_up=0):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
-    stats, with "minutes" of class time and "lost" images (results that came back too stale)."""
+    stats, with "minutes" of class time and "lost" images (results that came back too stale).
+    `outer_lr` scales the average change (DiLoCo's outer learning rate; `units_per_step` is the sum).
+    `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
+    as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped."""
     seed, computing = config["seed"], ganns.build_models(config)
     optimizers = ganns.build_optimizers(*models)  # the coordinator's: used with one local step
     laptops = np.random.default_rng(seed)
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(*computing) for _ in range(workers)]
     down, up = unit_bytes()
+    warm_config = class_config(config["feature_maps"], seed, 1)
 
-    def units():
+    def units(unit_size):
         for epoch in itertools.count(1):
-            yield from ganns.epoch_units(len(faces_tensor), config["unit_size"], epoch, seed)
-    queue, published, version = units(), [(0.0, 0)], 0
+            yield from ganns.epoch_units(len(faces_tensor), unit_size, epoch, seed)
+    queues = {"warm": units(warm_config["unit_size"]), "local": units(config["unit_size"])}
+    published, version = [(0.0, 0)], 0
     states = {0: [copy.deepcopy(m.state_dict()) for m in models]}
     events, ready, images, lost = [], [], 0, 0
 
@@ -1066,7 +1071,8 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         """The worker's next unit, computed now on the version it would hold, delivered when done.
         With `own_change`, as worker.py: from the newest version that holds the worker's uploads
         (else from its last start), with its last change, not uploaded yet, applied by itself."""
-        unit = next(queue)
+        phase = "warm" if images < warm_up else "local"
+        unit_config, unit = (warm_config, config)[phase == "local"], next(queues[phase])
         version, fetch_from = held[worker]
         newest = max(v for t, v in published if t <= fetch_from)
         later = [v for t, v in published if fetch_from < t <= now - down / link]
@@ -1085,30 +1091,34 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(*computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
-        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, config)
+        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config)
         result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
         last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
-                        "buffers": result["buffers"], "started": now}
+                        "buffers": result["buffers"], "started": now} if phase == "local" else None
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
         held[worker] = (fetched, now + seconds / 2)
-        heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))
+        heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result, phase))
 
     for worker in range(workers):
         start(worker, 0.0)
     while True:
-        now, worker, started_on, count, result = heapq.heappop(events)
-        ready.append((started_on, count, result))
+        now, worker, started_on, count, result, phase = heapq.heappop(events)
+        ready.append((started_on, count, result, phase))
         start(worker, now)
-        lost += sum(c for v, c, _ in ready if v < version - max_staleness)
-        ready = [r for r in ready if r[0] >= version - max_staleness]
+        phase = "warm" if images < warm_up else "local"
+        staleness = max_staleness if phase == "local" else ganns.MAX_GRADIENT_STALENESS
+        lost += sum(c for v, c, _, p in ready if v < version - staleness or p != phase)
+        ready = [r for r in ready if r[0] >= version - staleness and r[3] == phase]
         if len(ready) < units_per_step:
             continue
-        average, count = ganns.average_units((r, c) for _, c, r in ready)
-        ganns.outer_step(models, optimizers, average, config)
+        average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
+        if phase == "local":
+            average["grads"] = {name: change * outer_lr for name, change in average["grads"].items()}
+        ganns.outer_step(models, optimizers, average, config if phase == "local" else warm_config)
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
         states[version] = [copy.deepcopy(m.state_dict()) for m in models]
-        oldest = min([v for _, _, v, _, _ in events] + [v for v, _ in held] + [version - max_staleness])
+        oldest = min([e[2] for e in events] + [v for v, _ in held] + [version - max_staleness])
         oldest = min([oldest] + [w["version"] for w in last if w])
         for old in [v for v in states if v < oldest]:
             del states[old]
@@ -1144,18 +1154,28 @@ def laptop_alone(faces_tensor, models, seed, rate):
         yield {**stats, "minutes": stats["images"] / rate / 60}
 
 
-# (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units)
-# (name, laptops, local steps H, units per step, max staleness, Adam kept between a worker's units,
-#  a worker applies its own last change before the coordinator does, as worker.py)
-CLASSROOM = [("today: 1 local step, 2 a step", 2, 1, 2, 1, True, False),
-             ("1 laptop, H 8", 1, 8, 1, 64, True, True),
-             ("2 laptops, H 8, 2 a step", 2, 8, 2, 64, True, True),
-             ("2 laptops, H 8, 2 a step, without its own change", 2, 8, 2, 64, True, False),
-             ("2 laptops, H 8, 1 a step", 2, 8, 1, 64, True, True),
-             ("8 laptops, H 8, 2 a step", 8, 8, 2, 64, True, True),
-             ("8 laptops, H 8, 1 a step", 8, 8, 1, 64, True, True),
-             ("8 laptops, H 8, 8 a step", 8, 8, 8, 64, True, True),
-             ("30 laptops, H 8, 2 a step", 30, 8, 2, 64, True, True)]
+def laptops(count, local_steps, units_per_step, **options):
+    """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results;
+    options: max_staleness, keep_adam (a worker's Adam from unit to unit), own_change (a worker applies its
+    own last change before the coordinator does, as worker.py), outer_lr, warm_up (images)."""
+    return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step,
+            "max_staleness": 64 if local_steps > 1 else 1, **options}
+
+
+CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
+             ("1 laptop, H 8", laptops(1, 8, 1)),
+             ("2 laptops, H 8, 2 a step", laptops(2, 8, 2)),
+             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, own_change=False)),
+             ("2 laptops, H 8, 1 a step", laptops(2, 8, 1)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, outer_lr=2 ** 0.5)),
+             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
+                                                                               warm_up=5000)),
+             ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
+             ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
+             ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
+             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, outer_lr=8 ** 0.5)),
+             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
@@ -1183,11 +1203,11 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
                                                         models[0], judge, images, every)
         results["one laptop alone (tutorial)"]["grid"] = samples(models[0], 64, seed=1234)
         laptop_minutes = results["one laptop alone (tutorial)"]["verdicts"][-1][1]["minutes"]
-        for name, workers, local_steps, units_per_step, staleness, keep_adam, own_change in variants:
-            config = class_config(feature_maps, seed, local_steps)
+        for name, setting in variants:
+            setting = dict(setting)
+            workers, config = setting.pop("workers"), class_config(feature_maps, seed, setting.pop("local_steps"))
             models = ganns.build_models(config)
-            steps = class_steps(faces_tensor, models, config, workers, units_per_step, staleness, rate,
-                                keep_adam=keep_adam, own_change=own_change)
+            steps = class_steps(faces_tensor, models, config, workers, rate=rate, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
                                    minutes=math.inf if workers <= 2 else laptop_minutes / 3)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
