@@ -11,12 +11,16 @@ This module is everything the two scripts share, read top to bottom:
 hyperparameters, the two models, the data, one training step, the blob format,
 the database queries and a few command-line helpers.
 
-Sections marked  # ALGO:  are safe to change (losses, optimiser, architecture).
+Sections marked  # ALGO:  are the ones to change (losses, optimiser, architecture).
+What a worker computes is fingerprinted in the run (WORKER_COMPUTES): give every
+worker the changed file, or it refuses to join with one line.
 Sections marked  # PLUMBING:  must agree between worker and coordinator
 (blob format, SQL, versions): change them on both sides or not at all.
 """
 
 import argparse
+import hashlib
+import inspect
 import io
 import logging
 import math
@@ -190,7 +194,7 @@ def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtyp
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
             "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
-            "lookahead": lookahead, "local_steps": local_steps}
+            "lookahead": lookahead, "local_steps": local_steps, **recipe()}
 
 
 # ---------------------------------------------------------------------------
@@ -555,6 +559,34 @@ def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE
                               lookahead=config.get("lookahead", 0.0))  # (runs from before the lookahead: 0)
     return unit_change(*models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
                        after_batch)
+
+
+# What a worker computes must be what the coordinator expects: the run records the hyperparameters a
+# worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
+# differs refuses to join. Change any of them and every worker needs the same ganns.py: two losses or
+# two architectures must never mix in one run.
+WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, minibatch_gradients,
+                   unit_gradients, take_step, alternating_step, unit_change, unit_result)
+
+
+def fingerprint(code):
+    """A short hash of a function's or class's source: any edit to it, a comment's too, gives another."""
+    source = "\n".join(line.rstrip() for line in inspect.getsource(code).splitlines())
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def recipe():
+    """What every worker must share with the coordinator besides the run's sizes (run_config)."""
+    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS),
+            "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
+
+
+def recipe_differences(config):
+    """The names of what this copy of ganns.py does differently from the run's `config` (runs from
+    before recipes were recorded: nothing)."""
+    mine = recipe()
+    return ([key for key in ("num_channels", "learning_rate", "betas") if config.get(key, mine[key]) != mine[key]] +
+            [name for name, code in config.get("code", {}).items() if mine["code"].get(name) != code])
 
 
 def named_parameters(models):

@@ -1229,6 +1229,37 @@ def test_wrong_database_url_is_one_clear_line():
     assert "Traceback" not in run.stderr and "secret" not in run.stderr
 
 
+def test_a_copy_of_ganns_py_that_computes_another_loss_refuses_the_run_with_one_line():
+    """Course assignment (a), hinge loss, with its other side forgotten: a copy of ganns.py whose
+    discriminator loss differs from the run's neither joins it as a worker nor resumes it as the
+    coordinator; both say so in one line, and no unit is claimed. Two losses never mix in one run."""
+    url = fresh_database()
+    conn = ganns.connect(url, "test")
+    ganns.create_schema(conn)
+    options = ["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
+               "--out", str(scratch_dir())]
+    coordinator.start_or_resume(conn, coordinator.parse_args(options))
+    ganns.add_units(conn, ganns.epoch_units(40, 8, 1, ganns.SEED))
+    copy = scratch_dir() / "hinge"
+    copy.mkdir()
+    for name in ("ganns.py", "worker.py", "coordinator.py", "schema.sql"):
+        shutil.copy(HERE / name, copy / name)
+    bce = ("loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + "
+           "F.binary_cross_entropy_with_logits(d_fake, zeros)\n    grads_d")
+    source = (copy / "ganns.py").read_text()
+    assert source.count(bce) == 1
+    (copy / "ganns.py").write_text(source.replace(bce, "loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()"
+                                                       "\n    grads_d"))
+    for script_name, argv in (("worker.py", ["--name", "student"]), ("coordinator.py", options)):
+        run = subprocess.run([sys.executable, str(copy / script_name), *argv, "--db", url],
+                             cwd=scratch_dir(), capture_output=True, text=True, timeout=PATIENCE)
+        last = run.stderr.strip().splitlines()[-1]
+        assert run.returncode == 1, (script_name, run.stderr)
+        assert "minibatch_gradients" in last and "Traceback" not in run.stderr, (script_name, run.stderr)
+    assert not query(conn, "SELECT 1 FROM work_units WHERE status <> 'pending' OR lease > 0")
+    assert ganns.read_run(conn)["version"] == 0
+
+
 def test_chaos_killed_worker_killed_coordinator_and_a_database_restart():
     """A coordinator and three workers; one worker SIGKILLed holding a unit, the coordinator
     SIGKILLed while stepping and started again, PostgreSQL itself stopped for a few seconds.

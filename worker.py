@@ -142,6 +142,11 @@ def wait_while_computing(conn, job, device):
 def join_run(conn, args, run, device):
     """What a worker needs for a run: the dataset, the models, and its name on the leaderboard."""
     config = run["config"]
+    different = ganns.recipe_differences(config)
+    if different:
+        raise SystemExit(f"this worker's ganns.py differs from the coordinator's in {', '.join(different)}: "
+                         f"its results would mix two recipes in one run. Use the instructor's ganns.py "
+                         f"(or make the same change), then start again")
     dataset = open_run_dataset(config, args.data)
     ganns.register_worker(conn, ganns.machine_info(args.name, device))
     log.info("joined run %d: %s, %s images, feature maps %d, on %s",
