@@ -1083,11 +1083,7 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         for model, state in zip(computing, base):
             model.load_state_dict(state)
         if own_change and previous:
-            named = dict(zip(("generator", "discriminator"), computing))
-            with torch.no_grad():
-                for name, p in ganns.named_parameters(named).items():
-                    p.sub_(previous["change"][name])
-            ganns.load_buffers(named, previous["buffers"])
+            ganns.apply_change(*computing, {"grads": previous["change"], "buffers": previous["buffers"]})
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(*computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None

@@ -411,6 +411,22 @@ def epoch_units(num_images, unit_size, epoch, seed):
 # database in between.
 # ---------------------------------------------------------------------------
 
+METRICS = ("loss_d", "loss_g", "d_real", "d_fake")  # every step's numbers: the tutorial's Loss_D, Loss_G, D(x), D(G(z))
+
+
+def minibatches(dataset, unit, batch_size, latent_dim, device):
+    """The unit's real images and noise vectors, `batch_size` at a time, each batch with its share of the
+    unit's images (a unit's result is a mean over images, not over mini-batches). The noise comes from
+    the unit's seed, drawn on the CPU: every device draws the same."""
+    noise_source = torch.Generator().manual_seed(unit["noise_seed"])
+    indices = unit["indices"]
+    for first in range(0, len(indices), batch_size):
+        batch = indices[first:first + batch_size]
+        real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
+        noise = torch.randn(len(batch), latent_dim, 1, 1, generator=noise_source).to(device)
+        yield real, noise, len(batch) / len(indices)
+
+
 def minibatch_gradients(generator, discriminator, real, noise, lookahead=LOOKAHEAD):
     """ALGO: the gradients of D's and G's losses on one mini-batch, and the numbers to log.
 
@@ -471,16 +487,10 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
     """
     models = {"generator": generator, "discriminator": discriminator}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
-    noise_source = torch.Generator().manual_seed(unit["noise_seed"])  # on the CPU: same noise on every device
-    indices, total = unit["indices"], len(unit["indices"])
     grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
-    metrics = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
-    for start in range(0, total, batch_size):
-        batch = indices[start:start + batch_size]
-        real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
-        noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
+    metrics = dict.fromkeys(METRICS, 0.0)
+    for real, noise, weight in minibatches(dataset, unit, batch_size, generator.latent_dim, device):
         grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise, lookahead)
-        weight = len(batch) / total  # mean over images, not over mini-batches
         for name, g in zip(grads, grads_g + grads_d):
             grads[name] += g * weight
         for key, value in batch_metrics.items():
@@ -530,15 +540,10 @@ def unit_change(generator, discriminator, optimizers, dataset, unit, batch_size,
     models = {"generator": generator, "discriminator": discriminator}
     start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
-    noise_source = torch.Generator().manual_seed(unit["noise_seed"])  # on the CPU: same noise on every device
-    indices = unit["indices"]
-    metrics = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
-    for first in range(0, len(indices), batch_size):
-        batch = indices[first:first + batch_size]
-        real = torch.stack([dataset[i] for i in batch]).to(device, memory_format=memory_format(device))
-        noise = torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise_source).to(device)
+    metrics = dict.fromkeys(METRICS, 0.0)
+    for real, noise, weight in minibatches(dataset, unit, batch_size, generator.latent_dim, device):
         for key, value in alternating_step(generator, discriminator, optimizers, real, noise).items():
-            metrics[key] += value * len(batch) / len(indices)
+            metrics[key] += value * weight
         if after_batch:
             after_batch()
     with torch.no_grad():
@@ -758,7 +763,7 @@ def check_gradient(part, models, dtype=torch.float32):
     check_tensors(part["grads"], named_parameters(named), "gradient", dtype)
     check_tensors(part["buffers"], named_buffers(named), "BatchNorm statistic", torch.float32)
     metrics = part["metrics"]
-    if not (isinstance(metrics, dict) and metrics.keys() == {"loss_d", "loss_g", "d_real", "d_fake"}
+    if not (isinstance(metrics, dict) and metrics.keys() == set(METRICS)
             and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
         raise ValueError("metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake")
 

@@ -192,11 +192,7 @@ def start_computing(thread, args, job, device):
         load_version(run["models"], run["latest"]["state"])
         run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
     if change is not None:  # ALGO: the models hold the last unit's start, or a version without its change
-        models = dict(zip(("generator", "discriminator"), run["models"]))
-        with torch.no_grad():
-            for name, p in ganns.named_parameters(models).items():
-                p.sub_(change["grads"][name].to(p.device))
-        ganns.load_buffers(models, change["buffers"])  # BatchNorm's statistics go on from where they ended
+        ganns.apply_change(*run["models"], change)  # as the coordinator will; BatchNorm's statistics too
         run["loaded"] = None  # no published version any more
     job["unit"]["version"] = run["based_on"]  # the version its result is computed on, for the coordinator
     job["started"] = time.monotonic()
