@@ -1174,11 +1174,12 @@ CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False
              ("30 laptops, H 8, 2 a step", laptops(30, 8, 2))]
 
 
-def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000):
-    """Judge FD against images and class minutes for each class, beside one laptop training alone."""
+def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
+    """Judge FD against images and class minutes for each class, beside one laptop training alone.
+    `rate`: one laptop's full-size images/s (None: measured here, with 2 threads)."""
     print(f"a class in class time: feature maps {feature_maps} computed, full-size time and bytes simulated")
     torch.set_num_threads(2)
-    rate = local_rate(2, steps=12)
+    rate = rate or local_rate(2, steps=12)
     down, up = unit_bytes()
     print(f"  one laptop here, full size, 2 threads: {rate:.1f} images/s; a unit moves {down / 1e6:.1f} MB down, "
           f"{up / 1e6:.1f} MB up over {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s")
@@ -1261,6 +1262,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
     parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
     parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
+    parser.add_argument("--laptop-rate", type=float, help="classroom: one laptop's full-size images/s "
+                                                          "(default: measured here; give it to compare runs)")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1284,7 +1287,8 @@ def main():
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
             elif section == "classroom":
                 chosen = [v for v in CLASSROOM if not args.variants or any(w in v[0] for w in args.variants)]
-                bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds))
+                bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds),
+                                rate=args.laptop_rate)
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
                 chosen = [v for v in variants if not args.variants or any(w in v[0] for w in args.variants)]
