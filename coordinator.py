@@ -288,7 +288,7 @@ def render_page(args, config, stats, history, rate, eta, workers, finished):
     tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
              ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
              ("workers active", active)]
-    settings = {**config, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
+    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
                 "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
     settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
     state = "finished" if finished else "training"
@@ -773,7 +773,7 @@ def run_workers(args, config):
     return [w for w in ganns.leaderboard(conn) if w["units"]]
 
 
-def recipe(config):
+def recipe_in_words(config):
     """How the run trains, in words, for the model card."""
     steps = config.get("local_steps", 1)
     if steps > 1:
@@ -791,7 +791,7 @@ def model_card(checkpoint, last, workers):
         images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
         worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
-        feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe(config),
+        feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe_in_words(config),
         parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),
         leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")
 
