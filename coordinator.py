@@ -90,326 +90,55 @@ def parse_args(argv=None):
     return args
 
 
-# ---------------------------------------------------------------------------
-# What lands in out/: samples, checkpoints, history.
-# ---------------------------------------------------------------------------
-
-def save_samples(generator, noise, path):
-    """A grid drawn from fixed noise, in eval mode (BatchNorm's running statistics), as users will."""
-    generator.eval()
-    with torch.no_grad():
-        images = generator(noise)
-    generator.train()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torchvision.utils.save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
-
-
-def save_checkpoint(path, models, optimizers, config, step):
-    """The model card's format (generator_state_dict, ...) plus what resuming needs."""
-    checkpoint = {"generator_state_dict": models[0].state_dict(),
-                  "discriminator_state_dict": models[1].state_dict(),
-                  "optimizer_g_state_dict": optimizers[0].state_dict(),
-                  "optimizer_d_state_dict": optimizers[1].state_dict(),
-                  "step": step, "config": config}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, path.with_suffix(".tmp"))
-    os.replace(path.with_suffix(".tmp"), path)  # never a half-written checkpoint, even if killed
-
-
-def append_history(path, row):
-    new_file = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def read_history(path):
-    """history.csv as numbers, its "time" as seconds since 1970 (for the throughput curve)."""
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{**{key: float(value) for key, value in row.items() if key != "time"},
-                 "time": time.mktime(time.strptime(row["time"], "%Y-%m-%d %H:%M:%S"))} for row in csv.DictReader(f)]
-
-
-# ---------------------------------------------------------------------------
-# The live page, out/index.html: plain HTML and inline SVG, nothing to install
-# or download, so it opens from a shared folder or a projector's laptop.
-# ---------------------------------------------------------------------------
-
-def evenly_spaced(items, count):
-    """At most `count` of `items`, spread from the first to the last (both kept)."""
-    if len(items) <= count:
-        return list(items)
-    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
-
-
-def ago(seconds):
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
-
-
-def duration(seconds):
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def epoch_progress(images, dataset_size, epochs):
-    """(3, 0.45): the epoch being worked on, and how far into it."""
-    done = images / dataset_size
-    current = min(int(done) + 1, max(epochs, 1))
-    return current, min(done - current + 1, 1)
-
-
-def machine(worker):
-    """A worker's machine in a few words. Workers describe themselves: the leaderboard view gives
-    NULL for what it could not trust, shown here as "?"."""
-    if worker["gpu"]:
-        memory = worker["gpu_memory_gb"]
-        return f"{worker['gpu']} ({'?' if memory is None else f'{memory:.0f}'} GB)"
-    return f"{worker['device']}, {worker['cpu_cores'] or '?'} cores"
-
-
-def cluster_totals(workers):
-    """What the active and idle workers bring. Each machine counts once: workers started
-    together with --local-workers share a machine, and each reports all of it."""
-    machines = list({w["machine"]: w for w in workers if w["state"] != "gone"}.values())
-    gpus = [w for w in machines if w["gpu"]]
-    gpu_memory = sum(w["gpu_memory_gb"] or 0 for w in gpus)
-    gpu_text = f"{plural(len(gpus), 'GPU')} with {gpu_memory:.0f} GB" if gpus else "no GPU"
-    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] or 0 for w in machines)} CPU cores, "
-            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
-
-
-def more_workers(workers):
-    """The leaderboard view shows the first 200 workers: say how many more there are."""
-    hidden = workers[0]["total"] - len(workers) if workers else 0
-    return f"and {plural(hidden, 'more worker')}, not shown" if hidden > 0 else ""
-
-
-def plural(count, word):
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-PAGE_STYLE = """
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f7;color:#1c2230}
-header{background:#1c2230;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;opacity:.75}.pill{font-size:13px;padding:2px 10px;border-radius:10px;margin-left:10px;
-background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
-main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
-.card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
-.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
-font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
-gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
-figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
-.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px}
-table{border-collapse:collapse;width:100%}th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e4e6eb}
-th{font-size:12px;color:#687086;text-transform:uppercase}.n{text-align:right;font-variant-numeric:tabular-nums}
-.state{font-size:12px;padding:1px 8px;border-radius:9px}.active{background:#d8f3e1;color:#17693a}
-.idle{background:#fff0c7;color:#7a5900}.gone{background:#eceef2;color:#687086}
-.config{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px 18px;margin:0}
-.config dt{font-size:11px;color:#687086;text-transform:uppercase}.config dd{margin:0}
-@media (max-width:820px){.row{grid-template-columns:1fr}}"""
-
-
-def svg_chart(title, steps, series, low=0.0, high=None):
-    """A line chart in inline SVG: the step along x, one line per (label, values, colour)."""
-    width, height, left, bottom = 440, 150, 42, 18
-    if high is None:
-        high = max([v for _, values, _ in series for v in values] + [low + 1e-6])
-    x_span, y_span = max(steps[-1] - steps[0], 1), max(high - low, 1e-9)
-
-    def point(step, value):
-        return (f"{left + (step - steps[0]) / x_span * (width - left - 8):.1f},"
-                f"{6 + (1 - (value - low) / y_span) * (height - bottom - 6):.1f}")
-    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
-                    f'{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
-    legend = " ".join(f'<span style="color:{colour}">&#9632;</span> {label}' for label, _, colour in series)
-    return (f'<figure class="chart"><figcaption>{title}: {legend}</figcaption>'
-            f'<svg viewBox="0 0 {width} {height}" font-size="10" fill="#687086">'
-            f'<path d="M{left} 6V{height - bottom}H{width - 8}" fill="none" stroke="#c9cdd6"/>'
-            f'<text x="{left - 4}" y="12" text-anchor="end">{high:.3g}</text>'
-            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">{low:.3g}</text>'
-            f'<text x="{left}" y="{height - 4}">step {steps[0]:.0f}</text>'
-            f'<text x="{width - 8}" y="{height - 4}" text-anchor="end">{steps[-1]:.0f}</text>{lines}</svg></figure>')
-
-
-def charts(history):
-    """The curves, drawn from at most 300 points of the history however long the run; the legends
-    hold the latest values."""
-    points = evenly_spaced(history, 300)
-    if len(points) < 2:
-        return "<p>The curves appear after the second step.</p>"
-    steps, last = [p["step"] for p in points], points[-1]
-    coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
-    pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
-             for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
-    throughput = "" if len(pairs) < 2 else \
-        svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
-    return (svg_chart("Losses", steps, [
-                (f"Loss_D {last['loss_d']:.3f}", [p["loss_d"] for p in points], "#c0392b"),
-                (f"Loss_G {last['loss_g']:.3f}", [p["loss_g"] for p in points], "#2f6fb5")]) +
-            svg_chart("D's verdicts", steps, [
-                (f"D(x) {last['d_real']:.3f}", [p["d_real"] for p in points], "#27864a"),
-                (f"D(G(z)) {last['d_fake']:.3f}", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
-            throughput)
-
-
-def leaderboard_html(workers):
-    if workers is None:
-        return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
-    if not workers:
-        return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
-    rows = "".join(f'<tr><td class="n">{rank}</td><td>{html.escape(w["name"])}</td>'
-                   f'<td><span class="state {w["state"]}">{w["state"]}</span></td><td class="n">{w["units"]:,}</td>'
-                   f'<td class="n">{w["units_refused"]:,}</td><td class="n">{w["images"]:,}</td>'
-                   f'<td class="n">{w["images_per_s"] or 0:.1f}</td><td>{html.escape(machine(w))}</td>'
-                   f'<td>{ago(w["seen_ago"])}</td></tr>' for rank, w in enumerate(workers, 1))
-    return ('<table><tr><th class="n">#</th><th>name</th><th>state</th><th class="n">units</th>'
-            '<th class="n">refused</th><th class="n">images</th><th class="n">images/s</th><th>machine</th>'
-            f'<th>last seen</th></tr>{rows}</table><p>{more_workers(workers)}</p>'
-            f'<p>Together: {cluster_totals(workers)}.</p>')
-
-
-def render_page(args, config, stats, history, rate, eta, workers, finished):
-    """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
-    samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
-    latest = (f'<img src="samples/{samples[-1]}" alt="samples"><figcaption>drawn at step {int(samples[-1][5:-4])} '
-              f'from the same noise as every grid</figcaption>' if samples
-              else f"<p>The first samples appear at step {args.sample_every}.</p>")
-    strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
-                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "<p>None yet.</p>"
-    active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
-    epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
-    tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
-             ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
-             ("workers active", active)]
-    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
-                "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
-    settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
-    state = "finished" if finished else "training"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-{"" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">'}
-<title>Step {stats["step"]} - GANNs with friends</title><style>{PAGE_STYLE}</style></head><body>
-<header><h1>GANNs with friends<span class="pill {state}">{state}</span></h1>
-<p>A DCGAN learning {html.escape(config["dataset"])} &middot; updated {time.strftime("%H:%M:%S")}</p></header><main>
-<div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
-<div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
-<div class="card">{charts(history)}</div></div>
-<div class="card"><h2>Earlier samples</h2><div class="strip">{strip}</div></div>
-<div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
-<div class="card"><h2>Configuration</h2><dl class="config">{settings}</dl></div>
-</main></body></html>
-"""
-
-
-def write_atomically(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
-    os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
-
-
-class Progress:
-    """Rates, the ETA, the step's log line and the live page; every few steps, the other files in out/."""
-
-    def __init__(self, args, config, models, optimizers, images_so_far, conn=None):
-        self.args, self.config, self.models, self.optimizers = args, config, models, optimizers
-        self.started, self.images_at_start, self.conn = time.monotonic(), images_so_far, conn
-        # A resumed run's curves start where it was: history.csv has every --sample-every'th step before.
-        # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
-        self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
-        self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
-
-    def report(self, stats):
-        args, size = self.args, self.config["dataset_size"]
-        rate = (stats["images"] - self.images_at_start) / max(time.monotonic() - self.started, 1e-9)
-        remaining = args.epochs * size - stats["images"]
-        if args.steps:
-            remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
-        eta = duration(max(remaining, 0) / rate) if rate > 0 else "?"
-        log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
-                 "| workers %d | %.1f images/s | ETA %s",
-                 stats["step"], stats["images"] / size, f"{stats['images']:,}",
-                 stats["loss_d"], stats["loss_g"], stats["d_real"], stats["d_fake"], stats["workers"], rate, eta)
-        self.rate, self.eta = rate, eta
-        self.history.append({**stats, "time": time.time()})
-        if stats["step"] % args.sample_every == 0:
-            self.save(stats)
-        self.write_page(stats)
-
-    def save(self, stats):
-        """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
-        out, generator = self.args.out, self.models[0]
-        try:
-            save_samples(generator, self.noise.to(next(generator.parameters()).device),
-                         out / "samples" / f"step_{stats['step']:06d}.png")
-            save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
-            append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
-                                                 "time": time.strftime("%Y-%m-%d %H:%M:%S")})
-        except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
-            # The database keeps the run: the files can be written at a later step.
-            log.warning("could not write step %d's files to %s (%s): training goes on; free some space or "
-                        "restart with another --out", stats["step"], out, error)
-
-    def finish(self, stats):
-        """The last step's files, unless report() just wrote them."""
-        if stats and stats["step"] % self.args.sample_every:
-            self.save(stats)
-        if stats:
-            self.write_page(stats, finished=True)
-
-    def write_page(self, stats, finished=False):
-        workers = ganns.leaderboard(self.conn) if self.conn else None
-        page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
-        try:
-            write_atomically(self.args.out / "index.html", page)
-        except OSError as error:  # a full disk: the page can wait, the training cannot
-            log.warning("could not write %s (%s): training goes on", self.args.out / "index.html", error)
-
-
-# ---------------------------------------------------------------------------
-# Local mode: the same step code with a loop where the database would be.
-# ---------------------------------------------------------------------------
-
-def train_locally(args):
-    dataset = ganns.open_dataset(args.data, args.max_images)
-    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              lookahead=args.lookahead, local_steps=args.local_steps)
-    device = ganns.pick_device()
-    models = ganns.build_models(config, device)
-    optimizers = ganns.build_optimizers(*models)
-    progress, stats = Progress(args, config, models, optimizers, 0), None
-    log.info("training locally on %s: %s images, feature maps %d, on %s",
-             dataset.name, f"{len(dataset):,}", args.feature_maps, device)
-    for stats in steps_alone(args, config, dataset, models, optimizers, device):
-        progress.report(stats)
-    progress.finish(stats)
-
-
-def steps_alone(args, config, dataset, models, optimizers, device="cpu"):
-    """The distributed run's steps on one machine, each step's stats as it is taken: the same units,
-    the same results, the same average and the same step, with a loop where the database would be.
-    With local steps, the i-th unit of every step goes to the same pretend worker, whose Adam
-    keeps its state from one of its units to the next, as a real worker's does."""
-    step, images_so_far, workers = 0, 0, {}
-    for epoch in range(1, args.epochs + 1):
-        units = ganns.epoch_units(len(dataset), args.unit_size, epoch, args.seed)
-        for start in range(0, len(units), args.units_per_step):
-            if args.steps and step >= args.steps:
-                return
-            batch = units[start:start + args.units_per_step]
-            parts = ((ganns.unit_result(models, workers.setdefault(i, ganns.build_optimizers(*models)), dataset,
-                                        unit, config, device=device), len(unit["indices"]))
-                     for i, unit in enumerate(batch))
-            average, images = ganns.average_units(parts)
-            ganns.outer_step(models, optimizers, average, config)
-            step, images_so_far = step + 1, images_so_far + images
-            yield {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
+def main(argv=None):
+    args = parse_args(argv)
+    ganns.setup_logging("coordinator")
+    ganns.stop_on_ctrl_c_and_kill()
+    if args.local:
+        return train_locally(args)
+    if args.export:
+        return export(args)
+    url = ganns.database_url(args.db)
+    if args.status:
+        return show_status(ganns.connect(url, "status"))
+    # A step is a few passes over the weights (average, Adam, save): one thread does it
+    # about as fast, and leaves the other cores to the workers on this machine.
+    torch.set_num_threads(1)
+    conn = connect(url)
+    log.info("coordinator connected to %s", ganns.describe_url(url))
+    workers, lock = [], None
+    try:
+        while True:
+            try:
+                if args.reset:
+                    ganns.drop_old_tables(conn)
+                ganns.check_schema(conn)
+                ganns.create_schema(conn)  # re-runnable, so harmless if another coordinator runs: the lock says
+                lock = lock or ganns.lock_coordinator(url)
+                ganns.listen(conn, ganns.LISTEN_GRADIENTS)
+                run, models, optimizers = start_or_resume(conn, args)
+                args.reset = False  # once: after a reconnect, resume what is in the database
+                if args.local_workers and not workers:
+                    workers = start_local_workers(url, args.local_workers)
+                return coordinate(conn, url, args, run, models, optimizers)
+            except psycopg2.errors.LockNotAvailable:  # (an OperationalError too, so caught first)
+                # schema.sql's or --reset's DDL waited its lock_timeout for a session using the tables.
+                log.warning("waited %s for the tables, which %s kept locked (a transaction left open, or a slow "
+                            "upload): trying again; README: ending a student's session",
+                            ganns.LOCK_TIMEOUT, ganns.lock_holders(conn))
+            except ganns.CONNECTION_LOST as error:
+                # Resume from the database: a step whose transaction did not commit never happened.
+                log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
+                conn = connect(url, patient=True)
+                if lock:  # it may have lost it too: take it again
+                    lock.close()
+                    lock = None
+    except KeyboardInterrupt:
+        log.info("stopped; start again with the same command to resume at the last version")
+        for worker in workers:  # a `kill` reaches only this process: pass it on
+            worker.send_signal(signal.SIGINT)
+    finally:
+        stop_local_workers(workers)
 
 
 # ---------------------------------------------------------------------------
@@ -608,6 +337,354 @@ def coordinate(conn, url, args, run, models, optimizers):
     ganns.finish_run(conn)
     progress.finish(stats)
     log.info("run finished at step %d", version)
+
+
+def start_local_workers(url, count):
+    """Worker processes on this machine, sharing its cores; the URL goes by environment, not argv (ps shows argv)."""
+    threads = max(1, (os.cpu_count() or 2) // count)
+    env = {**os.environ, "DATABASE_URL": url}
+    worker = Path(__file__).resolve().with_name("worker.py")
+    return [subprocess.Popen([sys.executable, str(worker), "--name", f"local-{i + 1}", "--threads", str(threads)],
+                             env=env) for i in range(count)]
+
+
+def stop_local_workers(workers):
+    """Wait for the workers: they exit by themselves once the run is finished or they got a SIGINT."""
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            worker.send_signal(signal.SIGINT)
+            worker.wait()
+
+
+def connect(url, patient=False):
+    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
+    conn = ganns.connect(url, "coordinator", patient)
+    ganns.bound_waits(conn)
+    return conn
+
+
+# ---------------------------------------------------------------------------
+# Local mode: the same step code with a loop where the database would be.
+# ---------------------------------------------------------------------------
+
+def train_locally(args):
+    dataset = ganns.open_dataset(args.data, args.max_images)
+    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
+                              lookahead=args.lookahead, local_steps=args.local_steps)
+    device = ganns.pick_device()
+    models = ganns.build_models(config, device)
+    optimizers = ganns.build_optimizers(*models)
+    progress, stats = Progress(args, config, models, optimizers, 0), None
+    log.info("training locally on %s: %s images, feature maps %d, on %s",
+             dataset.name, f"{len(dataset):,}", args.feature_maps, device)
+    for stats in steps_alone(args, config, dataset, models, optimizers, device):
+        progress.report(stats)
+    progress.finish(stats)
+
+
+def steps_alone(args, config, dataset, models, optimizers, device="cpu"):
+    """The distributed run's steps on one machine, each step's stats as it is taken: the same units,
+    the same results, the same average and the same step, with a loop where the database would be.
+    With local steps, the i-th unit of every step goes to the same pretend worker, whose Adam
+    keeps its state from one of its units to the next, as a real worker's does."""
+    step, images_so_far, workers = 0, 0, {}
+    for epoch in range(1, args.epochs + 1):
+        units = ganns.epoch_units(len(dataset), args.unit_size, epoch, args.seed)
+        for start in range(0, len(units), args.units_per_step):
+            if args.steps and step >= args.steps:
+                return
+            batch = units[start:start + args.units_per_step]
+            parts = ((ganns.unit_result(models, workers.setdefault(i, ganns.build_optimizers(*models)), dataset,
+                                        unit, config, device=device), len(unit["indices"]))
+                     for i, unit in enumerate(batch))
+            average, images = ganns.average_units(parts)
+            ganns.outer_step(models, optimizers, average, config)
+            step, images_so_far = step + 1, images_so_far + images
+            yield {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
+
+
+# ---------------------------------------------------------------------------
+# What lands in out/: samples, checkpoints, history.
+# ---------------------------------------------------------------------------
+
+def save_samples(generator, noise, path):
+    """A grid drawn from fixed noise, in eval mode (BatchNorm's running statistics), as users will."""
+    generator.eval()
+    with torch.no_grad():
+        images = generator(noise)
+    generator.train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torchvision.utils.save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
+
+
+def save_checkpoint(path, models, optimizers, config, step):
+    """The model card's format (generator_state_dict, ...) plus what resuming needs."""
+    checkpoint = {"generator_state_dict": models[0].state_dict(),
+                  "discriminator_state_dict": models[1].state_dict(),
+                  "optimizer_g_state_dict": optimizers[0].state_dict(),
+                  "optimizer_d_state_dict": optimizers[1].state_dict(),
+                  "step": step, "config": config}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)  # never a half-written checkpoint, even if killed
+
+
+def append_history(path, row):
+    new_file = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_history(path):
+    """history.csv as numbers, its "time" as seconds since 1970 (for the throughput curve)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{**{key: float(value) for key, value in row.items() if key != "time"},
+                 "time": time.mktime(time.strptime(row["time"], "%Y-%m-%d %H:%M:%S"))} for row in csv.DictReader(f)]
+
+
+class Progress:
+    """Rates, the ETA, the step's log line and the live page; every few steps, the other files in out/."""
+
+    def __init__(self, args, config, models, optimizers, images_so_far, conn=None):
+        self.args, self.config, self.models, self.optimizers = args, config, models, optimizers
+        self.started, self.images_at_start, self.conn = time.monotonic(), images_so_far, conn
+        # A resumed run's curves start where it was: history.csv has every --sample-every'th step before.
+        # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
+        self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
+        self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
+
+    def report(self, stats):
+        args, size = self.args, self.config["dataset_size"]
+        rate = (stats["images"] - self.images_at_start) / max(time.monotonic() - self.started, 1e-9)
+        remaining = args.epochs * size - stats["images"]
+        if args.steps:
+            remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
+        eta = duration(max(remaining, 0) / rate) if rate > 0 else "?"
+        log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
+                 "| workers %d | %.1f images/s | ETA %s",
+                 stats["step"], stats["images"] / size, f"{stats['images']:,}",
+                 stats["loss_d"], stats["loss_g"], stats["d_real"], stats["d_fake"], stats["workers"], rate, eta)
+        self.rate, self.eta = rate, eta
+        self.history.append({**stats, "time": time.time()})
+        if stats["step"] % args.sample_every == 0:
+            self.save(stats)
+        self.write_page(stats)
+
+    def save(self, stats):
+        """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
+        out, generator = self.args.out, self.models[0]
+        try:
+            save_samples(generator, self.noise.to(next(generator.parameters()).device),
+                         out / "samples" / f"step_{stats['step']:06d}.png")
+            save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
+            append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
+                                                 "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
+            # The database keeps the run: the files can be written at a later step.
+            log.warning("could not write step %d's files to %s (%s): training goes on; free some space or "
+                        "restart with another --out", stats["step"], out, error)
+
+    def finish(self, stats):
+        """The last step's files, unless report() just wrote them."""
+        if stats and stats["step"] % self.args.sample_every:
+            self.save(stats)
+        if stats:
+            self.write_page(stats, finished=True)
+
+    def write_page(self, stats, finished=False):
+        workers = ganns.leaderboard(self.conn) if self.conn else None
+        page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
+        try:
+            write_atomically(self.args.out / "index.html", page)
+        except OSError as error:  # a full disk: the page can wait, the training cannot
+            log.warning("could not write %s (%s): training goes on", self.args.out / "index.html", error)
+
+
+# ---------------------------------------------------------------------------
+# The live page, out/index.html: plain HTML and inline SVG, nothing to install
+# or download, so it opens from a shared folder or a projector's laptop.
+# ---------------------------------------------------------------------------
+
+def evenly_spaced(items, count):
+    """At most `count` of `items`, spread from the first to the last (both kept)."""
+    if len(items) <= count:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+
+
+def ago(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
+
+
+def duration(seconds):
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def epoch_progress(images, dataset_size, epochs):
+    """(3, 0.45): the epoch being worked on, and how far into it."""
+    done = images / dataset_size
+    current = min(int(done) + 1, max(epochs, 1))
+    return current, min(done - current + 1, 1)
+
+
+def machine(worker):
+    """A worker's machine in a few words. Workers describe themselves: the leaderboard view gives
+    NULL for what it could not trust, shown here as "?"."""
+    if worker["gpu"]:
+        memory = worker["gpu_memory_gb"]
+        return f"{worker['gpu']} ({'?' if memory is None else f'{memory:.0f}'} GB)"
+    return f"{worker['device']}, {worker['cpu_cores'] or '?'} cores"
+
+
+def cluster_totals(workers):
+    """What the active and idle workers bring. Each machine counts once: workers started
+    together with --local-workers share a machine, and each reports all of it."""
+    machines = list({w["machine"]: w for w in workers if w["state"] != "gone"}.values())
+    gpus = [w for w in machines if w["gpu"]]
+    gpu_memory = sum(w["gpu_memory_gb"] or 0 for w in gpus)
+    gpu_text = f"{plural(len(gpus), 'GPU')} with {gpu_memory:.0f} GB" if gpus else "no GPU"
+    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] or 0 for w in machines)} CPU cores, "
+            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
+
+
+def more_workers(workers):
+    """The leaderboard view shows the first 200 workers: say how many more there are."""
+    hidden = workers[0]["total"] - len(workers) if workers else 0
+    return f"and {plural(hidden, 'more worker')}, not shown" if hidden > 0 else ""
+
+
+def plural(count, word):
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+PAGE_STYLE = """
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f7;color:#1c2230}
+header{background:#1c2230;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.75}.pill{font-size:13px;padding:2px 10px;border-radius:10px;margin-left:10px;
+background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
+main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
+.card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
+.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
+font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
+gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
+figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
+.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px}
+table{border-collapse:collapse;width:100%}th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e4e6eb}
+th{font-size:12px;color:#687086;text-transform:uppercase}.n{text-align:right;font-variant-numeric:tabular-nums}
+.state{font-size:12px;padding:1px 8px;border-radius:9px}.active{background:#d8f3e1;color:#17693a}
+.idle{background:#fff0c7;color:#7a5900}.gone{background:#eceef2;color:#687086}
+.config{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px 18px;margin:0}
+.config dt{font-size:11px;color:#687086;text-transform:uppercase}.config dd{margin:0}
+@media (max-width:820px){.row{grid-template-columns:1fr}}"""
+
+
+def svg_chart(title, steps, series, low=0.0, high=None):
+    """A line chart in inline SVG: the step along x, one line per (label, values, colour)."""
+    width, height, left, bottom = 440, 150, 42, 18
+    if high is None:
+        high = max([v for _, values, _ in series for v in values] + [low + 1e-6])
+    x_span, y_span = max(steps[-1] - steps[0], 1), max(high - low, 1e-9)
+
+    def point(step, value):
+        return (f"{left + (step - steps[0]) / x_span * (width - left - 8):.1f},"
+                f"{6 + (1 - (value - low) / y_span) * (height - bottom - 6):.1f}")
+    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
+                    f'{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
+    legend = " ".join(f'<span style="color:{colour}">&#9632;</span> {label}' for label, _, colour in series)
+    return (f'<figure class="chart"><figcaption>{title}: {legend}</figcaption>'
+            f'<svg viewBox="0 0 {width} {height}" font-size="10" fill="#687086">'
+            f'<path d="M{left} 6V{height - bottom}H{width - 8}" fill="none" stroke="#c9cdd6"/>'
+            f'<text x="{left - 4}" y="12" text-anchor="end">{high:.3g}</text>'
+            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">{low:.3g}</text>'
+            f'<text x="{left}" y="{height - 4}">step {steps[0]:.0f}</text>'
+            f'<text x="{width - 8}" y="{height - 4}" text-anchor="end">{steps[-1]:.0f}</text>{lines}</svg></figure>')
+
+
+def charts(history):
+    """The curves, drawn from at most 300 points of the history however long the run; the legends
+    hold the latest values."""
+    points = evenly_spaced(history, 300)
+    if len(points) < 2:
+        return "<p>The curves appear after the second step.</p>"
+    steps, last = [p["step"] for p in points], points[-1]
+    coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
+    pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
+             for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
+    throughput = "" if len(pairs) < 2 else \
+        svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
+    return (svg_chart("Losses", steps, [
+                (f"Loss_D {last['loss_d']:.3f}", [p["loss_d"] for p in points], "#c0392b"),
+                (f"Loss_G {last['loss_g']:.3f}", [p["loss_g"] for p in points], "#2f6fb5")]) +
+            svg_chart("D's verdicts", steps, [
+                (f"D(x) {last['d_real']:.3f}", [p["d_real"] for p in points], "#27864a"),
+                (f"D(G(z)) {last['d_fake']:.3f}", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
+            throughput)
+
+
+def leaderboard_html(workers):
+    if workers is None:
+        return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
+    if not workers:
+        return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
+    rows = "".join(f'<tr><td class="n">{rank}</td><td>{html.escape(w["name"])}</td>'
+                   f'<td><span class="state {w["state"]}">{w["state"]}</span></td><td class="n">{w["units"]:,}</td>'
+                   f'<td class="n">{w["units_refused"]:,}</td><td class="n">{w["images"]:,}</td>'
+                   f'<td class="n">{w["images_per_s"] or 0:.1f}</td><td>{html.escape(machine(w))}</td>'
+                   f'<td>{ago(w["seen_ago"])}</td></tr>' for rank, w in enumerate(workers, 1))
+    return ('<table><tr><th class="n">#</th><th>name</th><th>state</th><th class="n">units</th>'
+            '<th class="n">refused</th><th class="n">images</th><th class="n">images/s</th><th>machine</th>'
+            f'<th>last seen</th></tr>{rows}</table><p>{more_workers(workers)}</p>'
+            f'<p>Together: {cluster_totals(workers)}.</p>')
+
+
+def render_page(args, config, stats, history, rate, eta, workers, finished):
+    """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
+    samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
+    latest = (f'<img src="samples/{samples[-1]}" alt="samples"><figcaption>drawn at step {int(samples[-1][5:-4])} '
+              f'from the same noise as every grid</figcaption>' if samples
+              else f"<p>The first samples appear at step {args.sample_every}.</p>")
+    strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
+                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "<p>None yet.</p>"
+    active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
+    epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
+    tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
+             ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
+             ("workers active", active)]
+    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
+                "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
+    settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
+    state = "finished" if finished else "training"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+{"" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">'}
+<title>Step {stats["step"]} - GANNs with friends</title><style>{PAGE_STYLE}</style></head><body>
+<header><h1>GANNs with friends<span class="pill {state}">{state}</span></h1>
+<p>A DCGAN learning {html.escape(config["dataset"])} &middot; updated {time.strftime("%H:%M:%S")}</p></header><main>
+<div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
+<div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
+<div class="card">{charts(history)}</div></div>
+<div class="card"><h2>Earlier samples</h2><div class="strip">{strip}</div></div>
+<div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
+<div class="card"><h2>Configuration</h2><dl class="config">{settings}</dl></div>
+</main></body></html>
+"""
+
+
+def write_atomically(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
+    os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
 
 
 # ---------------------------------------------------------------------------
@@ -814,83 +891,6 @@ def export(args):
     (folder / "README.md").write_text(model_card(checkpoint, history[-1], workers), encoding="utf-8")
     print(f"wrote {folder}: checkpoint_latest.pth (step {checkpoint['step']}), samples.png, "
           f"training.gif ({len(frames)} grids), README.md ({len(workers)} workers)")
-
-
-def start_local_workers(url, count):
-    """Worker processes on this machine, sharing its cores; the URL goes by environment, not argv (ps shows argv)."""
-    threads = max(1, (os.cpu_count() or 2) // count)
-    env = {**os.environ, "DATABASE_URL": url}
-    worker = Path(__file__).resolve().with_name("worker.py")
-    return [subprocess.Popen([sys.executable, str(worker), "--name", f"local-{i + 1}", "--threads", str(threads)],
-                             env=env) for i in range(count)]
-
-
-def stop_local_workers(workers):
-    """Wait for the workers: they exit by themselves once the run is finished or they got a SIGINT."""
-    for worker in workers:
-        try:
-            worker.wait(timeout=30)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            worker.send_signal(signal.SIGINT)
-            worker.wait()
-
-
-def connect(url, patient=False):
-    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
-    conn = ganns.connect(url, "coordinator", patient)
-    ganns.bound_waits(conn)
-    return conn
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    ganns.setup_logging("coordinator")
-    ganns.stop_on_ctrl_c_and_kill()
-    if args.local:
-        return train_locally(args)
-    if args.export:
-        return export(args)
-    url = ganns.database_url(args.db)
-    if args.status:
-        return show_status(ganns.connect(url, "status"))
-    # A step is a few passes over the weights (average, Adam, save): one thread does it
-    # about as fast, and leaves the other cores to the workers on this machine.
-    torch.set_num_threads(1)
-    conn = connect(url)
-    log.info("coordinator connected to %s", ganns.describe_url(url))
-    workers, lock = [], None
-    try:
-        while True:
-            try:
-                if args.reset:
-                    ganns.drop_old_tables(conn)
-                ganns.check_schema(conn)
-                ganns.create_schema(conn)  # re-runnable, so harmless if another coordinator runs: the lock says
-                lock = lock or ganns.lock_coordinator(url)
-                ganns.listen(conn, ganns.LISTEN_GRADIENTS)
-                run, models, optimizers = start_or_resume(conn, args)
-                args.reset = False  # once: after a reconnect, resume what is in the database
-                if args.local_workers and not workers:
-                    workers = start_local_workers(url, args.local_workers)
-                return coordinate(conn, url, args, run, models, optimizers)
-            except psycopg2.errors.LockNotAvailable:  # (an OperationalError too, so caught first)
-                # schema.sql's or --reset's DDL waited its lock_timeout for a session using the tables.
-                log.warning("waited %s for the tables, which %s kept locked (a transaction left open, or a slow "
-                            "upload): trying again; README: ending a student's session",
-                            ganns.LOCK_TIMEOUT, ganns.lock_holders(conn))
-            except ganns.CONNECTION_LOST as error:
-                # Resume from the database: a step whose transaction did not commit never happened.
-                log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
-                conn = connect(url, patient=True)
-                if lock:  # it may have lost it too: take it again
-                    lock.close()
-                    lock = None
-    except KeyboardInterrupt:
-        log.info("stopped; start again with the same command to resume at the last version")
-        for worker in workers:  # a `kill` reaches only this process: pass it on
-            worker.send_signal(signal.SIGINT)
-    finally:
-        stop_local_workers(workers)
 
 
 if __name__ == "__main__":
