@@ -1035,9 +1035,9 @@ def unit_bytes():
     return down, len(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE))
 
 
-def class_config(feature_maps, seed, local_steps):
+def class_config(feature_maps, seed, local_steps, unit_size=None):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
-            "unit_size": ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE,
+            "unit_size": unit_size or (ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE),
             "lookahead": ganns.LOOKAHEAD}
 
 
@@ -1150,11 +1150,12 @@ def laptop_alone(faces_tensor, models, seed, rate):
         yield {**stats, "minutes": stats["images"] / rate / 60}
 
 
-def laptops(count, local_steps, units_per_step, **options):
-    """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results;
-    options: max_staleness, keep_adam (a worker's Adam from unit to unit), own_change (a worker applies its
-    own last change before the coordinator does, as worker.py), outer_lr, warm_up (images)."""
-    return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step,
+def laptops(count, local_steps, units_per_step, unit_size=None, **options):
+    """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
+    units of `unit_size` images (default: 128 per local step); options: max_staleness, keep_adam (a worker's
+    Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
+    as worker.py), outer_lr, warm_up (images)."""
+    return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
             "max_staleness": 64 if local_steps > 1 else 1, **options}
 
 
@@ -1167,6 +1168,8 @@ CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False
              ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
              ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
                                                                                warm_up=5000)),
+             ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2, unit_size=1024)),
+             ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, unit_size=1024, outer_lr=2 ** 0.5)),
              ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
              ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
@@ -1202,7 +1205,8 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
         laptop_minutes = results["one laptop alone (tutorial)"]["verdicts"][-1][1]["minutes"]
         for name, setting in variants:
             setting = dict(setting)
-            workers, config = setting.pop("workers"), class_config(feature_maps, seed, setting.pop("local_steps"))
+            workers = setting.pop("workers")
+            config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"))
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, rate=rate, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
