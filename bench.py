@@ -1054,12 +1054,12 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(*computing) for _ in range(workers)]
     down, up = unit_bytes()
-    warm_config = class_config(config["feature_maps"], seed, 1)
+    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": config}
 
     def units(unit_size):
         for epoch in itertools.count(1):
             yield from ganns.epoch_units(len(faces_tensor), unit_size, epoch, seed)
-    queues = {"warm": units(warm_config["unit_size"]), "local": units(config["unit_size"])}
+    queues = {phase: units(phase_config["unit_size"]) for phase, phase_config in configs.items()}
     published, version = [(0.0, 0)], 0
     states = {0: [copy.deepcopy(m.state_dict()) for m in models]}
     events, ready, images, lost = [], [], 0, 0
@@ -1067,12 +1067,15 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
     held = [(0, 0.0)] * workers  # each worker's weights version, and when it may fetch the next
     last = [None] * workers      # each worker's last unit: its start, that start's version, its change
 
+    def current_phase():
+        return "warm" if images < warm_up else "local"
+
     def start(worker, now):
         """The worker's next unit, computed now on the version it would hold, delivered when done.
         With `own_change`, as worker.py: from the newest version that holds the worker's uploads
         (else from its last start), with its last change, not uploaded yet, applied by itself."""
-        phase = "warm" if images < warm_up else "local"
-        unit_config, unit = (warm_config, config)[phase == "local"], next(queues[phase])
+        phase = current_phase()
+        unit_config, unit = configs[phase], next(queues[phase])
         version, fetch_from = held[worker]
         newest = max(v for t, v in published if t <= fetch_from)
         later = [v for t, v in published if fetch_from < t <= now - down / link]
@@ -1101,7 +1104,7 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         now, worker, started_on, count, result, phase = heapq.heappop(events)
         ready.append((started_on, count, result, phase))
         start(worker, now)
-        phase = "warm" if images < warm_up else "local"
+        phase = current_phase()
         staleness = max_staleness if phase == "local" else ganns.MAX_GRADIENT_STALENESS
         lost += sum(c for v, c, _, p in ready if v < version - staleness or p != phase)
         ready = [r for r in ready if r[0] >= version - staleness and r[3] == phase]
@@ -1110,7 +1113,7 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
         if phase == "local":
             average["grads"] = {name: change * outer_lr for name, change in average["grads"].items()}
-        ganns.outer_step(models, optimizers, average, config if phase == "local" else warm_config)
+        ganns.outer_step(models, optimizers, average, configs[phase])
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
         states[version] = [copy.deepcopy(m.state_dict()) for m in models]
@@ -1156,7 +1159,7 @@ def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
     as worker.py), outer_lr, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
-            "max_staleness": 64 if local_steps > 1 else 1, **options}
+            "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS, **options}
 
 
 CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),

@@ -165,8 +165,7 @@ def start_or_resume(conn, args):
         if run["config"] != config:
             differences = ", ".join([f"{key} {run['config'].get(key)} (you gave {value})" for key, value in config.items()
                                      if key != "code" and run["config"].get(key) != value] +
-                                    [f"other code in {name}" for name, code in run["config"].get("code", {}).items()
-                                     if config["code"].get(name) != code])
+                                    [f"other code in {name}" for name in ganns.code_differences(run["config"])])
             raise SystemExit(f"the database holds a run with {differences}: start with the same options "
                              f"to resume it, or add --reset to start a new run")
         # The weights as published: with --weights-dtype float16 the convolutions' weights move by

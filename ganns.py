@@ -586,12 +586,18 @@ def recipe():
             "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
 
 
+def code_differences(config):
+    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded."""
+    mine = recipe()["code"]
+    return [name for name, code in config.get("code", {}).items() if mine.get(name) != code]
+
+
 def recipe_differences(config):
     """The names of what this copy of ganns.py does differently from the run's `config` (runs from
     before recipes were recorded: nothing)."""
     mine = recipe()
-    return ([key for key in ("num_channels", "learning_rate", "betas") if config.get(key, mine[key]) != mine[key]] +
-            [name for name, code in config.get("code", {}).items() if mine["code"].get(name) != code])
+    return ([key for key in mine if key != "code" and config.get(key, mine[key]) != mine[key]] +
+            code_differences(config))
 
 
 def named_parameters(models):
