@@ -94,7 +94,7 @@ def new_run(url, units_per_epoch=1000, **options):
 def gradient_blobs(run, models, dtype):
     """A real unit's gradient blob, full size."""
     unit = {"indices": list(range(64)), "noise_seed": 1}
-    result = ganns.unit_gradients(*models, ganns.CartoonFaces(), unit)
+    result = ganns.unit_gradients(models, ganns.CartoonFaces(), unit)
     return ganns.gradient_blob(result, dtype)
 
 
@@ -107,14 +107,14 @@ def local_rate(threads, steps=12, feature_maps=64):
     torch.set_num_threads(threads)
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": feature_maps})
-    optimizers = ganns.build_optimizers(*models)
+    optimizers = ganns.build_optimizers(models)
     units = ganns.epoch_units(len(dataset), 64, 1, 1)
     started = None
     for step in range(steps + 1):
         if step == 1:
             started = time.monotonic()  # step 0 warms up
-        parts = ((ganns.unit_gradients(*models, dataset, u), 64) for u in units[2 * step:2 * step + 2])
-        ganns.apply_step(*models, optimizers, ganns.average_units(parts)[0])
+        parts = ((ganns.unit_gradients(models, dataset, u), 64) for u in units[2 * step:2 * step + 2])
+        ganns.apply_step(models, optimizers, ganns.average_units(parts)[0])
     return steps * 128 / (time.monotonic() - started)
 
 
@@ -287,7 +287,7 @@ def bench_wire(server):
            f"{len(compact) / mb:.1f} MB blob, {sent['up'] / mb:.1f} MB sent", "wire ≤ 1.05 × blob, blob ≤ ½ fp32")
     report("upload: wire ÷ blob, blob ÷ fp32 blob",
            f"{sent['up'] / len(compact):.3f}, {len(compact) / len(fp32):.3f}")
-    weights = ganns.weights_blob(*models, run["config"]["weights_dtype"])
+    weights = ganns.weights_blob(models, run["config"]["weights_dtype"])
     got = measured(counts, lambda: ganns.read_weights(proxied, 0))
     report("weights download: binary COPY", f"{len(weights) / mb:.1f} MB blob, {got['down'] / mb:.1f} MB received")
     started = time.monotonic()
@@ -901,7 +901,7 @@ def project_steps(faces_tensor, feature_maps, seed, argv=()):
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--seed", str(seed),
                                    "--epochs", "1000", *[a for a in argv if a != "--ttur"]])
     models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
-    optimizers = ganns.build_optimizers(*models)
+    optimizers = ganns.build_optimizers(models)
     if "--ttur" in argv:
         for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
             optimizer.param_groups[0]["lr"] = lr
@@ -941,7 +941,7 @@ def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed
     name, kind, argv = variant
     if kind == "tutorial":
         models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
-        steps = tutorial_steps(models, ganns.build_optimizers(*models), faces_tensor, seed)
+        steps = tutorial_steps(models, ganns.build_optimizers(models), faces_tensor, seed)
     elif kind == "local":
         models, steps = project_steps(faces_tensor, feature_maps, seed, argv)
     else:
@@ -1027,11 +1027,10 @@ LAPTOP_LINK = 40e6 / 8   # bytes/s: 40 Mbit/s, shared by both directions
 def unit_bytes():
     """The bytes of a full-size unit on the wire: the weights down and a gradient (or change) up."""
     models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": 64, "seed": 0})
-    named = {"generator": models[0], "discriminator": models[1]}
-    result = {"grads": {n: p.detach() for n, p in ganns.named_parameters(named).items()},
-              "buffers": {n: b for n, b in ganns.named_buffers(named).items()},
-              "metrics": {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}}
-    down = len(ganns.weights_blob(*models, ganns.WEIGHTS_DTYPE))
+    result = {"grads": {n: p.detach() for n, p in ganns.named_parameters(models).items()},
+              "buffers": {n: b for n, b in ganns.named_buffers(models).items()},
+              "metrics": dict.fromkeys(ganns.METRICS, 0.0)}
+    down = len(ganns.weights_blob(models, ganns.WEIGHTS_DTYPE))
     return down, len(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE))
 
 
@@ -1049,10 +1048,10 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
     as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped."""
     seed, computing = config["seed"], ganns.build_models(config)
-    optimizers = ganns.build_optimizers(*models)  # the coordinator's: used with one local step
+    optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
     laptops = np.random.default_rng(seed)
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
-    inner = [ganns.build_optimizers(*computing) for _ in range(workers)]
+    inner = [ganns.build_optimizers(computing) for _ in range(workers)]
     down, up = unit_bytes()
     configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": config}
 
@@ -1086,9 +1085,9 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         for model, state in zip(computing, base):
             model.load_state_dict(state)
         if own_change and previous:
-            ganns.apply_change(*computing, {"grads": previous["change"], "buffers": previous["buffers"]})
+            ganns.apply_change(computing, {"grads": previous["change"], "buffers": previous["buffers"]})
         if not keep_adam:
-            inner[worker] = ganns.build_optimizers(*computing)
+            inner[worker] = ganns.build_optimizers(computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
         result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config)
         result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
@@ -1149,7 +1148,7 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
 
 def laptop_alone(faces_tensor, models, seed, rate):
     """One laptop training alone with the tutorial's recipe: its steps, with the minutes they take."""
-    for stats in tutorial_steps(models, ganns.build_optimizers(*models), faces_tensor, seed):
+    for stats in tutorial_steps(models, ganns.build_optimizers(models), faces_tensor, seed):
         yield {**stats, "minutes": stats["images"] / rate / 60}
 
 
@@ -1171,8 +1170,11 @@ CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False
              ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
              ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
                                                                                warm_up=5000)),
+             ("1 laptop, H 16 of 64", laptops(1, 16, 1, unit_size=1024)),
              ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2, unit_size=1024)),
              ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, unit_size=1024, outer_lr=2 ** 0.5)),
+             ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8, unit_size=1024)),
+             ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2, unit_size=1024)),
              ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
              ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
@@ -1257,6 +1259,14 @@ def bench_soak(server, steps=1000):
 
 # ---------------------------------------------------------------------------
 
+def pick(variants, words):
+    """The variants named by `words`: a word that is a whole name picks that one, any other word every
+    name that contains it; no words pick all."""
+    names = [name for name, _ in variants]
+    return [v for v in variants if not words or v[0] in words
+            or any(w in v[0] and w not in names for w in words)]
+
+
 SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "classroom", "wake",
             "link", "soak"]
 
@@ -1269,6 +1279,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
     parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
     parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
+    parser.add_argument("--feature-maps", type=int, default=32, help="classroom: the width computed (64: full size)")
     parser.add_argument("--laptop-rate", type=float, help="classroom: one laptop's full-size images/s "
                                                           "(default: measured here; give it to compare runs)")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
@@ -1293,12 +1304,12 @@ def main():
             elif section in ("worker", "end2end"):
                 {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
             elif section == "classroom":
-                chosen = [v for v in CLASSROOM if not args.variants or any(w in v[0] for w in args.variants)]
+                chosen = pick(CLASSROOM, args.variants)
                 bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds),
-                                rate=args.laptop_rate)
+                                feature_maps=args.feature_maps, rate=args.laptop_rate)
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
-                chosen = [v for v in variants if not args.variants or any(w in v[0] for w in args.variants)]
+                chosen = pick(variants, args.variants)
                 bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:

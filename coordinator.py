@@ -159,7 +159,7 @@ def start_or_resume(conn, args):
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
                               args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps)
     models = ganns.build_models(config)
-    optimizers = ganns.build_optimizers(*models)
+    optimizers = ganns.build_optimizers(models)
     run = ganns.read_run(conn)
     if run and not args.reset:
         if run["config"] != config:
@@ -173,13 +173,13 @@ def start_or_resume(conn, args):
         # (The checkpoints in --out are exact.)
         state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
         optimizer_state = ganns.from_blob(ganns.read_optimizer(conn))
-        for model, opt, key in zip(models, optimizers, ("generator", "discriminator")):
+        for model, opt, key in zip(models, optimizers, ganns.MODELS):
             model.load_state_dict(state[key])
             opt.load_state_dict(optimizer_state[key])
         ganns.resume_run(conn)
         log.info("resuming run %d at version %d", run["id"], run["version"])
     else:
-        run = ganns.start_run(conn, config, ganns.weights_blob(*models, config["weights_dtype"]),
+        run = ganns.start_run(conn, config, ganns.weights_blob(models, config["weights_dtype"]),
                               ganns.optimizer_blob(optimizers))
         log.info("started run %d on %s: %s images, feature maps %d",
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
@@ -241,7 +241,7 @@ def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
     ganns.outer_step(models, optimizers, average, config)
     stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
              "workers": len({row["worker"] for row in ready})}
-    weights = ganns.weights_blob(*models, config["weights_dtype"])
+    weights = ganns.weights_blob(models, config["weights_dtype"])
     ganns.publish_step(conn, step, [row["id"] for row in ready], weights, stats)
     return stats
 
@@ -374,7 +374,7 @@ def train_locally(args):
                               lookahead=args.lookahead, local_steps=args.local_steps)
     device = ganns.pick_device()
     models = ganns.build_models(config, device)
-    optimizers = ganns.build_optimizers(*models)
+    optimizers = ganns.build_optimizers(models)
     progress, stats = Progress(args, config, models, optimizers, 0), None
     log.info("training locally on %s: %s images, feature maps %d, on %s",
              dataset.name, f"{len(dataset):,}", args.feature_maps, device)
@@ -395,7 +395,7 @@ def steps_alone(args, config, dataset, models, optimizers, device="cpu"):
             if args.steps and step >= args.steps:
                 return
             batch = units[start:start + args.units_per_step]
-            parts = ((ganns.unit_result(models, workers.setdefault(i, ganns.build_optimizers(*models)), dataset,
+            parts = ((ganns.unit_result(models, workers.setdefault(i, ganns.build_optimizers(models)), dataset,
                                         unit, config, device=device), len(unit["indices"]))
                      for i, unit in enumerate(batch))
             average, images = ganns.average_units(parts)
@@ -566,69 +566,62 @@ def plural(count, word):
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-PAGE_STYLE = """
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f7;color:#1c2230}
-header{background:#1c2230;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;opacity:.75}.pill{font-size:13px;padding:2px 10px;border-radius:10px;margin-left:10px;
-background:#3b7d4f;vertical-align:middle}.finished{background:#555d70}
-main{max-width:1180px;margin:0 auto;padding:20px 32px}h2{font-size:16px;margin:0 0 10px}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
-.card{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0002;margin-bottom:18px}
-.tiles .card{margin:0}.card b{display:block;font-size:22px}.card small{color:#687086;text-transform:uppercase;
-font-size:11px;letter-spacing:.06em}.row{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);
-gap:18px;margin-top:18px}.latest img{width:100%;border-radius:6px}
-figure{margin:0}figcaption{font-size:13px;color:#687086}.chart{margin-bottom:12px}.chart svg{width:100%}
-.strip{display:flex;gap:12px;overflow-x:auto}.strip img{width:118px;border-radius:4px}
-table{border-collapse:collapse;width:100%}th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #e4e6eb}
-th{font-size:12px;color:#687086;text-transform:uppercase}.n{text-align:right;font-variant-numeric:tabular-nums}
-.state{font-size:12px;padding:1px 8px;border-radius:9px}.active{background:#d8f3e1;color:#17693a}
-.idle{background:#fff0c7;color:#7a5900}.gone{background:#eceef2;color:#687086}
-.config{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px 18px;margin:0}
-.config dt{font-size:11px;color:#687086;text-transform:uppercase}.config dd{margin:0}
-@media (max-width:820px){.row{grid-template-columns:1fr}}"""
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">{refresh}
+<title>Step {step} - GANNs with friends</title><style>
+body{{font:15px/1.5 system-ui,sans-serif;max-width:1000px;margin:auto;padding:0 16px;color:#222}}
+.latest{{width:100%;max-width:520px}} figure{{display:inline-block;margin:4px}} .strip img{{width:110px}}
+svg{{width:460px;max-width:100%}} td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
+</style></head><body>
+<h1>GANNs with friends: {state}</h1>
+<p>A DCGAN learning {dataset}: at step {step:,}, epoch {epoch} of {epochs} ({part:.0%} done), images {images:,},
+{rate:.1f} images/s, ETA {eta}, {active} active (updated {now}).</p>
+<h2>Latest samples</h2>{latest}
+<h2>Curves</h2>{charts}
+<h2>Earlier samples</h2><div class="strip">{strip}</div>
+<h2>Leaderboard</h2>{leaderboard}
+<h2>Configuration</h2><p>{settings}</p>
+</body></html>
+"""
 
 
 def svg_chart(title, steps, series, low=0.0, high=None):
     """A line chart in inline SVG: the step along x, one line per (label, values, colour)."""
-    width, height, left, bottom = 440, 150, 42, 18
-    if high is None:
-        high = max([v for _, values, _ in series for v in values] + [low + 1e-6])
-    x_span, y_span = max(steps[-1] - steps[0], 1), max(high - low, 1e-9)
+    width, height = 460, 150
+    high = max([v for _, values, _ in series for v in values] + [low + 1e-6]) if high is None else high
 
     def point(step, value):
-        return (f"{left + (step - steps[0]) / x_span * (width - left - 8):.1f},"
-                f"{6 + (1 - (value - low) / y_span) * (height - bottom - 6):.1f}")
-    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
-                    f'{" ".join(point(s, v) for s, v in zip(steps, values))}"/>' for _, values, colour in series)
-    legend = " ".join(f'<span style="color:{colour}">&#9632;</span> {label}' for label, _, colour in series)
-    return (f'<figure class="chart"><figcaption>{title}: {legend}</figcaption>'
-            f'<svg viewBox="0 0 {width} {height}" font-size="10" fill="#687086">'
-            f'<path d="M{left} 6V{height - bottom}H{width - 8}" fill="none" stroke="#c9cdd6"/>'
-            f'<text x="{left - 4}" y="12" text-anchor="end">{high:.3g}</text>'
-            f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">{low:.3g}</text>'
-            f'<text x="{left}" y="{height - 4}">step {steps[0]:.0f}</text>'
+        x = 40 + (step - steps[0]) / max(steps[-1] - steps[0], 1) * (width - 48)
+        return f"{x:.1f},{6 + (1 - (value - low) / max(high - low, 1e-9)) * (height - 24):.1f}"
+    lines = "".join(f'<polyline fill="none" stroke="{colour}" points="{" ".join(map(point, steps, values))}"/>'
+                    for _, values, colour in series)
+    legend = ", ".join(f'<span style="color:{colour}">{label}</span>' for label, _, colour in series)
+    return (f'<figure><figcaption>{title}: {legend}</figcaption><svg viewBox="0 0 {width} {height}" font-size="10">'
+            f'<path d="M40 6V{height - 18}H{width - 8}" fill="none" stroke="#999"/>'
+            f'<text x="36" y="12" text-anchor="end">{high:.3g}</text>'
+            f'<text x="36" y="{height - 18}" text-anchor="end">{low:.3g}</text>'
+            f'<text x="40" y="{height - 4}">step {steps[0]:.0f}</text>'
             f'<text x="{width - 8}" y="{height - 4}" text-anchor="end">{steps[-1]:.0f}</text>{lines}</svg></figure>')
 
 
 def charts(history):
-    """The curves, drawn from at most 300 points of the history however long the run; the legends
-    hold the latest values."""
-    points = evenly_spaced(history, 300)
+    """The curves from at most 300 points of the history, however long the run; the legends hold the latest
+    values. The rate is taken over 40 points: between two neighbouring steps it only shows noise."""
+    points, coarse = evenly_spaced(history, 300), evenly_spaced(history, 40)
     if len(points) < 2:
         return "<p>The curves appear after the second step.</p>"
     steps, last = [p["step"] for p in points], points[-1]
-    coarse = evenly_spaced(history, 40)  # a rate needs a few steps between its two points, or it only shows noise
-    pairs = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
+    curves = [("Losses", [(f"Loss_D {last['loss_d']:.3f}", "loss_d", "#c0392b"),
+                          (f"Loss_G {last['loss_g']:.3f}", "loss_g", "#2f6fb5")], None),
+              ("D's verdicts", [(f"D(x) {last['d_real']:.3f}", "d_real", "#27864a"),
+                                (f"D(G(z)) {last['d_fake']:.3f}", "d_fake", "#d68910")], 1.0)]
+    page = "".join(svg_chart(title, steps, [(label, [p[key] for p in points], colour) for label, key, colour in lines],
+                             high=high) for title, lines, high in curves)
+    rates = [(b["step"], (b["images"] - a["images"]) / (b["time"] - a["time"]))
              for a, b in zip(coarse, coarse[1:]) if b["time"] > a["time"]]
-    throughput = "" if len(pairs) < 2 else \
-        svg_chart("Images per second", [s for s, _ in pairs], [("images/s", [r for _, r in pairs], "#2f6fb5")])
-    return (svg_chart("Losses", steps, [
-                (f"Loss_D {last['loss_d']:.3f}", [p["loss_d"] for p in points], "#c0392b"),
-                (f"Loss_G {last['loss_g']:.3f}", [p["loss_g"] for p in points], "#2f6fb5")]) +
-            svg_chart("D's verdicts", steps, [
-                (f"D(x) {last['d_real']:.3f}", [p["d_real"] for p in points], "#27864a"),
-                (f"D(G(z)) {last['d_fake']:.3f}", [p["d_fake"] for p in points], "#d68910")], high=1.0) +
-            throughput)
+    if len(rates) >= 2:
+        page += svg_chart("Images per second", [s for s, _ in rates], [("images/s", [r for _, r in rates], "#2f6fb5")])
+    return page
 
 
 def leaderboard_html(workers):
@@ -636,48 +629,35 @@ def leaderboard_html(workers):
         return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
     if not workers:
         return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
-    rows = "".join(f'<tr><td class="n">{rank}</td><td>{html.escape(w["name"])}</td>'
-                   f'<td><span class="state {w["state"]}">{w["state"]}</span></td><td class="n">{w["units"]:,}</td>'
-                   f'<td class="n">{w["units_refused"]:,}</td><td class="n">{w["images"]:,}</td>'
-                   f'<td class="n">{w["images_per_s"] or 0:.1f}</td><td>{html.escape(machine(w))}</td>'
-                   f'<td>{ago(w["seen_ago"])}</td></tr>' for rank, w in enumerate(workers, 1))
-    return ('<table><tr><th class="n">#</th><th>name</th><th>state</th><th class="n">units</th>'
-            '<th class="n">refused</th><th class="n">images</th><th class="n">images/s</th><th>machine</th>'
-            f'<th>last seen</th></tr>{rows}</table><p>{more_workers(workers)}</p>'
-            f'<p>Together: {cluster_totals(workers)}.</p>')
+    cells = [[rank, html.escape(w["name"]), w["state"], f"{w['units']:,}", f"{w['units_refused']:,}",
+              f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}", html.escape(machine(w)), ago(w["seen_ago"])]
+             for rank, w in enumerate(workers, 1)]
+    rows = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in cells)
+    header = "".join(f"<th>{name}</th>" for name in
+                     ("#", "name", "state", "units", "refused", "images", "images/s", "machine", "last seen"))
+    return (f"<table><tr>{header}</tr>{rows}</table><p>{more_workers(workers)}</p>"
+            f"<p>Together: {cluster_totals(workers)}.</p>")
 
 
 def render_page(args, config, stats, history, rate, eta, workers, finished):
     """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
     samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
-    latest = (f'<img src="samples/{samples[-1]}" alt="samples"><figcaption>drawn at step {int(samples[-1][5:-4])} '
-              f'from the same noise as every grid</figcaption>' if samples
+    latest = (f'<img class="latest" src="samples/{samples[-1]}" alt="samples"><p>drawn at step '
+              f'{int(samples[-1][5:-4])} from the same noise as every grid</p>' if samples
               else f"<p>The first samples appear at step {args.sample_every}.</p>")
     strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
-                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "<p>None yet.</p>"
-    active = 1 if workers is None else sum(w["state"] == "active" for w in workers)
+                    f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "None yet."
     epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
-    tiles = [("step", f"{stats['step']:,}"), (f"epoch, {part:.0%} done", f"{epoch} of {args.epochs}"),
-             ("images", f"{stats['images']:,}"), ("images/s", f"{rate:.1f}"), ("ETA", "done" if finished else eta),
-             ("workers active", active)]
-    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step, "max_staleness": args.max_staleness,
-                "epochs": args.epochs, "steps": args.steps or "no limit", "sample_every": args.sample_every}
-    settings = "".join(f"<div><dt>{k}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in sorted(settings.items()))
-    state = "finished" if finished else "training"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-{"" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">'}
-<title>Step {stats["step"]} - GANNs with friends</title><style>{PAGE_STYLE}</style></head><body>
-<header><h1>GANNs with friends<span class="pill {state}">{state}</span></h1>
-<p>A DCGAN learning {html.escape(config["dataset"])} &middot; updated {time.strftime("%H:%M:%S")}</p></header><main>
-<div class="tiles">{"".join(f'<div class="card"><small>{k}</small><b>{v}</b></div>' for k, v in tiles)}</div>
-<div class="row"><div class="card latest"><h2>Latest samples</h2>{latest}</div>
-<div class="card">{charts(history)}</div></div>
-<div class="card"><h2>Earlier samples</h2><div class="strip">{strip}</div></div>
-<div class="card"><h2>Leaderboard</h2>{leaderboard_html(workers)}</div>
-<div class="card"><h2>Configuration</h2><dl class="config">{settings}</dl></div>
-</main></body></html>
-"""
+    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step,
+                "max_staleness": args.max_staleness, "epochs": args.epochs, "steps": args.steps or "no limit"}
+    return PAGE.format(
+        refresh="" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">',
+        step=stats["step"], state="finished" if finished else "training", dataset=html.escape(config["dataset"]),
+        epoch=epoch, epochs=args.epochs, part=part, images=stats["images"], rate=rate, eta="done" if finished else eta,
+        active="1 worker" if workers is None else plural(sum(w["state"] == "active" for w in workers), "worker"),
+        now=time.strftime("%H:%M:%S"), latest=latest, charts=charts(history), strip=strip,
+        leaderboard=leaderboard_html(workers),
+        settings=", ".join(f"{k} {html.escape(str(v))}" for k, v in sorted(settings.items())))
 
 
 def write_atomically(path, text):

@@ -91,7 +91,11 @@ PGDATA = Path(__file__).resolve().parent / "pgdata"  # the local database when n
 # Models. ALGO: the architecture of the PyTorch DCGAN tutorial
 # (https://pytorch.org/tutorials/beginner/dcgan_faces_tutorial.html).
 # Keep `self.main` and its layer order: checkpoints load by these names.
+# Everywhere below, `models` is the pair (generator, discriminator), and
+# MODELS names them in that order in blobs, checkpoints and tensor names.
 # ---------------------------------------------------------------------------
+
+MODELS = ("generator", "discriminator")
 
 class Generator(nn.Module):
     """Noise z (latent_dim x 1 x 1) -> image (num_channels x 64 x 64) in [-1, 1]."""
@@ -182,10 +186,9 @@ def build_models(config, device="cpu"):
     return tuple(model.to(device, memory_format=memory_format(device)) for model in (generator, discriminator))
 
 
-def build_optimizers(generator, discriminator):
+def build_optimizers(models):
     # ALGO: one Adam per network, as in the tutorial.
-    return (torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS),
-            torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS))
+    return tuple(torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS) for model in models)
 
 
 def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,
@@ -427,7 +430,7 @@ def minibatches(dataset, unit, batch_size, latent_dim, device):
         yield real, noise, len(batch) / len(indices)
 
 
-def minibatch_gradients(generator, discriminator, real, noise, lookahead=LOOKAHEAD):
+def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
     """ALGO: the gradients of D's and G's losses on one mini-batch, and the numbers to log.
 
     Discriminator: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
@@ -451,6 +454,7 @@ def minibatch_gradients(generator, discriminator, real, noise, lookahead=LOOKAHE
     one step, https://arxiv.org/abs/1611.02163, without differentiating
     through the unrolling). lookahead=0 gives the simultaneous updates.
     """
+    generator, discriminator = models
     ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
 
@@ -472,7 +476,7 @@ def minibatch_gradients(generator, discriminator, real, noise, lookahead=LOOKAHE
     return grads_g, grads_d, metrics
 
 
-def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
+def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
                    lookahead=LOOKAHEAD):
     """The mean gradient of a work unit, whatever mini-batch size the worker uses.
 
@@ -485,12 +489,11 @@ def unit_gradients(generator, discriminator, dataset, unit, batch_size=BATCH_SIZ
     would draw grey images (the predecessor's bug). The models are left as
     they were found.
     """
-    models = {"generator": generator, "discriminator": discriminator}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    for real, noise, weight in minibatches(dataset, unit, batch_size, generator.latent_dim, device):
-        grads_g, grads_d, batch_metrics = minibatch_gradients(generator, discriminator, real, noise, lookahead)
+    for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
+        grads_g, grads_d, batch_metrics = minibatch_gradients(models, real, noise, lookahead)
         for name, g in zip(grads, grads_g + grads_d):
             grads[name] += g * weight
         for key, value in batch_metrics.items():
@@ -510,10 +513,11 @@ def take_step(optimizer, model, loss):
     optimizer.zero_grad(set_to_none=True)
 
 
-def alternating_step(generator, discriminator, optimizers, real, noise):
+def alternating_step(models, optimizers, real, noise):
     """ALGO: one step of the tutorial's recipe, on a worker taking local steps: D steps first, then G's
     gradient goes through the D that has just reacted to its fakes (the lookahead above needs no
     pretending here). The losses are minibatch_gradients'; `optimizers` is (G's, D's)."""
+    generator, discriminator = models
     ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
     d_real, d_fake = discriminator(real), discriminator(fake.detach())
@@ -525,7 +529,7 @@ def alternating_step(generator, discriminator, optimizers, real, noise):
             "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
 
 
-def unit_change(generator, discriminator, optimizers, dataset, unit, batch_size, device="cpu", after_batch=None):
+def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", after_batch=None):
     """ALGO: local steps (FedAvg, https://arxiv.org/abs/1602.05629; DiLoCo, https://arxiv.org/abs/2311.08105).
 
     The worker trains on its own, one alternating_step per mini-batch of
@@ -537,12 +541,11 @@ def unit_change(generator, discriminator, optimizers, dataset, unit, batch_size,
     bytes as a gradient of one: H times fewer bytes per trained image. The
     models are left as they were found; the optimizers keep their state.
     """
-    models = {"generator": generator, "discriminator": discriminator}
     start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    for real, noise, weight in minibatches(dataset, unit, batch_size, generator.latent_dim, device):
-        for key, value in alternating_step(generator, discriminator, optimizers, real, noise).items():
+    for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
+        for key, value in alternating_step(models, optimizers, real, noise).items():
             metrics[key] += value * weight
         if after_batch:
             after_batch()
@@ -560,9 +563,9 @@ def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE
     (computed `batch_size` images at a time), with H the change of H alternating steps on H mini-batches."""
     steps = config.get("local_steps", 1)  # (runs from before local steps: 1)
     if steps == 1:
-        return unit_gradients(*models, dataset, unit, batch_size, device, after_batch,
+        return unit_gradients(models, dataset, unit, batch_size, device, after_batch,
                               lookahead=config.get("lookahead", 0.0))  # (runs from before the lookahead: 0)
-    return unit_change(*models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
+    return unit_change(models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
                        after_batch)
 
 
@@ -602,12 +605,12 @@ def recipe_differences(config):
 
 def named_parameters(models):
     """{"generator.main.0.weight": tensor, ...}: generator first, then discriminator."""
-    return {f"{key}.{name}": p for key, model in models.items() for name, p in model.named_parameters()}
+    return {f"{key}.{name}": p for key, model in zip(MODELS, models) for name, p in model.named_parameters()}
 
 
 def named_buffers(models):
     """BatchNorm's running means and variances (not its integer batch counter, which DCGAN never uses)."""
-    return {f"{key}.{name}": b for key, model in models.items()
+    return {f"{key}.{name}": b for key, model in zip(MODELS, models)
             for name, b in model.named_buffers() if b.is_floating_point()}
 
 
@@ -639,9 +642,8 @@ def average_units(parts):
     return average, images
 
 
-def apply_step(generator, discriminator, optimizers, average):
+def apply_step(models, optimizers, average):
     """ALGO: one Adam step of both networks with the averaged gradients, then the averaged BatchNorm statistics."""
-    models = {"generator": generator, "discriminator": discriminator}
     for name, p in named_parameters(models).items():
         p.grad = average["grads"][name].to(p.device, p.dtype)
     for optimizer in optimizers:
@@ -650,10 +652,9 @@ def apply_step(generator, discriminator, optimizers, average):
     load_buffers(models, average["buffers"])
 
 
-def apply_change(generator, discriminator, average):
+def apply_change(models, average):
     """ALGO: the outer step of local steps: move the weights by the workers' average change, then load the
     averaged BatchNorm statistics. (Plain averaging: FedAvg's outer step, DiLoCo's with an outer SGD of lr 1.)"""
-    models = {"generator": generator, "discriminator": discriminator}
     with torch.no_grad():
         for name, p in named_parameters(models).items():
             p.sub_(average["grads"][name].to(p.device, p.dtype))
@@ -663,9 +664,9 @@ def apply_change(generator, discriminator, average):
 def outer_step(models, optimizers, average, config):
     """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change."""
     if config.get("local_steps", 1) == 1:
-        apply_step(*models, optimizers, average)
+        apply_step(models, optimizers, average)
     else:
-        apply_change(*models, average)
+        apply_change(models, average)
 
 
 # ---------------------------------------------------------------------------
@@ -708,7 +709,7 @@ def conv_weights(model):
     return {name for name, p in model.named_parameters() if p.dim() > 1}
 
 
-def weights_blob(generator, discriminator, dtype):
+def weights_blob(models, dtype):
     """The weights as workers fetch them, the convolutions' in `dtype`. float16 rounds a
     number by at most 1/2048 of itself (3e-8 below 6e-5): for these weights, which DCGAN
     starts at a spread of 0.02, a twentieth of what one Adam step (2e-4) moves them, in
@@ -718,11 +719,11 @@ def weights_blob(generator, discriminator, dtype):
         compact = conv_weights(model)
         return {name: value.to(getattr(torch, dtype)) if name in compact else value
                 for name, value in model.state_dict().items()}
-    return to_blob({"generator": travelling(generator), "discriminator": travelling(discriminator)})
+    return to_blob({key: travelling(model) for key, model in zip(MODELS, models)})
 
 
 def optimizer_blob(optimizers):
-    return to_blob({"generator": optimizers[0].state_dict(), "discriminator": optimizers[1].state_dict()})
+    return to_blob({key: optimizer.state_dict() for key, optimizer in zip(MODELS, optimizers)})
 
 
 # ---------------------------------------------------------------------------
@@ -765,9 +766,8 @@ def check_gradient(part, models, dtype=torch.float32):
     BatchNorm's statistics in float32, and four finite metrics; nothing more, nothing less."""
     if not isinstance(part, dict) or part.keys() != {"grads", "buffers", "metrics"}:
         raise ValueError("not a gradient blob: expected grads, buffers and metrics")
-    named = {"generator": models[0], "discriminator": models[1]}
-    check_tensors(part["grads"], named_parameters(named), "gradient", dtype)
-    check_tensors(part["buffers"], named_buffers(named), "BatchNorm statistic", torch.float32)
+    check_tensors(part["grads"], named_parameters(models), "gradient", dtype)
+    check_tensors(part["buffers"], named_buffers(models), "BatchNorm statistic", torch.float32)
     metrics = part["metrics"]
     if not (isinstance(metrics, dict) and metrics.keys() == set(METRICS)
             and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
@@ -777,9 +777,9 @@ def check_gradient(part, models, dtype=torch.float32):
 def check_weights(state, models, dtype):
     """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator),
     the convolutions' weights in `dtype`, all finite."""
-    if not isinstance(state, dict) or state.keys() != {"generator", "discriminator"}:
+    if not isinstance(state, dict) or state.keys() != set(MODELS):
         raise ValueError("not a weights blob: expected generator and discriminator")
-    for key, model in zip(("generator", "discriminator"), models):
+    for key, model in zip(MODELS, models):
         got, expected, compact = state[key], model.state_dict(), conv_weights(model)
         if not isinstance(got, dict):
             raise ValueError(f"{key}: expected a state_dict, found {type(got).__name__}")

@@ -119,7 +119,7 @@ def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
                                                      run["config"]["weights_dtype"]))
     dataset = worker.open_run_dataset(run["config"], None)
     args = worker.parse_args(["--batch-size", str(batch_size)])
-    joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(*models),
+    joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(models),
               "dataset": dataset}
     return worker.compute_unit(args, joined, unit, "cpu")
 
@@ -257,7 +257,7 @@ class ModelCardGenerator(nn.Module):
 def test_checkpoint_loads_into_the_model_cards_generator():
     path = scratch_dir() / "checkpoint_latest.pth"
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": 64})
-    coordinator.save_checkpoint(path, models, ganns.build_optimizers(*models), {}, 0)
+    coordinator.save_checkpoint(path, models, ganns.build_optimizers(models), {}, 0)
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     card = ModelCardGenerator()
     card.load_state_dict(checkpoint["generator_state_dict"], strict=True)
@@ -432,7 +432,7 @@ def test_the_generator_learns_against_the_discriminator_one_step_ahead():
     results = {}
     for lookahead in (0.0, ganns.LOOKAHEAD, 10 * ganns.LOOKAHEAD):
         models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
-        grads_g, grads_d, _ = ganns.minibatch_gradients(*models, real, noise, lookahead)
+        grads_g, grads_d, _ = ganns.minibatch_gradients(models, real, noise, lookahead)
         models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
         expected = plain_gradients(*models, real, noise, lookahead)
         for got, want in zip(grads_g + grads_d, expected):
@@ -451,7 +451,7 @@ def test_distributed_step_equals_local_computation():
                                                   "--gradient-dtype", "float32", "--weights-dtype", "float32")
     config = run["config"]
     reference_g, reference_d = ganns.build_models(config)  # the same seeded start
-    reference_optimizers = ganns.build_optimizers(reference_g, reference_d)
+    reference_optimizers = ganns.build_optimizers((reference_g, reference_d))
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
 
     units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
@@ -474,25 +474,25 @@ def test_distributed_step_equals_local_computation():
             real = torch.stack([dataset[j] for j in batch])
             for total, g in zip(total_grads, plain_gradients(reference_g, reference_d, real, noise)):
                 total += g * len(batch) / 20
-        for name, b in ganns.named_buffers({"generator": reference_g, "discriminator": reference_d}).items():
+        for name, b in ganns.named_buffers((reference_g, reference_d)).items():
             buffers[name] = buffers.get(name, 0) + b * len(unit["indices"]) / 20
     for p, g in zip([*reference_g.parameters(), *reference_d.parameters()], total_grads):
         p.grad = g
     for optimizer in reference_optimizers:
         optimizer.step()
-    ganns.load_buffers({"generator": reference_g, "discriminator": reference_d}, buffers)
+    ganns.load_buffers((reference_g, reference_d), buffers)
 
     # The distributed computation: the coordinator's step on what the workers uploaded.
     ready = ganns.ready_gradients(conn, oldest=0)
     parts = ((ganns.widen(ganns.from_blob(ganns.read_gradient(conn, r["id"]))), r["images"]) for r in ready)
     average, images = ganns.average_units(parts)
     assert images == 20
-    names = list(ganns.named_parameters({"generator": reference_g, "discriminator": reference_d}))
+    names = list(ganns.named_parameters((reference_g, reference_d)))
     for name, expected in zip(names, total_grads):
         assert torch.allclose(average["grads"][name], expected, rtol=1e-4, atol=1e-7), name
     coordinator.take_step(conn, models, optimizers, ready, 1, 1, 0)
     published = ganns.from_blob(ganns.read_weights(conn, 1))
-    for key, reference in (("generator", reference_g), ("discriminator", reference_d)):
+    for key, reference in zip(ganns.MODELS, (reference_g, reference_d)):
         for name, value in reference.state_dict().items():
             if name.endswith("num_batches_tracked"):
                 continue  # BatchNorm's counter: unused with momentum 0.1, not averaged
@@ -532,7 +532,7 @@ def test_local_steps_move_the_weights_by_the_workers_average_change():
     for unit in units:
         for model, state in zip(reference, start):
             model.load_state_dict(state)
-        reference_optimizers = ganns.build_optimizers(*reference)  # a worker's own Adam, fresh
+        reference_optimizers = ganns.build_optimizers(reference)  # a worker's own Adam, fresh
         noise_source = torch.Generator().manual_seed(unit["noise_seed"])
         for i in range(0, len(unit["indices"]), 4):
             batch = unit["indices"][i:i + 4]
@@ -570,17 +570,16 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
     assert first["unit"]["version"] == second["unit"]["version"] == 0
 
     reference = ganns.build_models(run["config"])  # one machine: the two units in a row, one Adam
-    reference_optimizers = ganns.build_optimizers(*reference)
+    reference_optimizers = ganns.build_optimizers(reference)
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 24)
-    named = {"generator": reference[0], "discriminator": reference[1]}
     for job, blob in zip((first, second), blobs):
-        start = {name: p.detach().clone() for name, p in ganns.named_parameters(named).items()}
+        start = {name: p.detach().clone() for name, p in ganns.named_parameters(reference).items()}
         noise_source = torch.Generator().manual_seed(job["unit"]["noise_seed"])
         for i in range(0, 8, 4):
             batch = job["unit"]["indices"][i:i + 4]
             noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
             tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
-        for name, p in ganns.named_parameters(named).items():
+        for name, p in ganns.named_parameters(reference).items():
             assert torch.allclose(blob["grads"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
 
     # The first unit is uploaded and a version made of it: the next unit starts from that version,
@@ -605,7 +604,7 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
         third["future"].result()
     assert third["unit"]["version"] == 1
     version_1 = ganns.from_blob(ganns.read_weights(conn, 1))
-    for key, model in zip(("generator", "discriminator"), joined["run"]["models"]):
+    for key, model in zip(ganns.MODELS, joined["run"]["models"]):
         for name, p in model.named_parameters():  # the models are left at the unit's start
             expected = version_1[key][name] - blobs[1]["grads"][f"{key}.{name}"]
             assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), (key, name)
@@ -616,7 +615,7 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
 def test_generator_loss_does_not_leak_into_discriminator_gradient():
     generator, discriminator = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
     real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
-    _, grads_d, _ = ganns.minibatch_gradients(generator, discriminator, real, noise)
+    _, grads_d, _ = ganns.minibatch_gradients((generator, discriminator), real, noise)
     discriminator.zero_grad()
     with torch.no_grad():
         fake = generator(noise)
@@ -631,19 +630,19 @@ def test_generator_loss_does_not_leak_into_discriminator_gradient():
 def test_blob_round_trip():
     generator, discriminator = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
     unit = {"indices": list(range(10)), "noise_seed": 42}
-    result = ganns.unit_gradients(generator, discriminator, ganns.CartoonFaces(), unit, batch_size=4)
+    result = ganns.unit_gradients((generator, discriminator), ganns.CartoonFaces(), unit, batch_size=4)
     back = ganns.from_blob(ganns.to_blob(result))
     assert back.keys() == result.keys() and back["metrics"] == result["metrics"]
     for section in ("grads", "buffers"):
         assert back[section].keys() == result[section].keys()
         assert all(torch.equal(back[section][k], v) for k, v in result[section].items())
-    weights = ganns.from_blob(ganns.weights_blob(generator, discriminator, "float32"))
+    weights = ganns.from_blob(ganns.weights_blob((generator, discriminator), "float32"))
     copy = ganns.Generator(feature_maps=TINY)
     copy.load_state_dict(weights["generator"])
     assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
     # The compact weights: the convolutions' in float16, each within 0.05% (3e-8 below float16's
     # normal range, 6e-5); BatchNorm's weights and statistics exact.
-    compact = ganns.from_blob(ganns.weights_blob(generator, discriminator, "float16"))["generator"]
+    compact = ganns.from_blob(ganns.weights_blob((generator, discriminator), "float16"))["generator"]
     convs = ganns.conv_weights(generator)
     assert convs == {f"main.{i}.weight" for i in (0, 3, 6, 9, 12)}
     for name, value in generator.state_dict().items():
@@ -657,7 +656,7 @@ def test_blob_round_trip():
     assert all(torch.equal(compact["buffers"][k], v) for k, v in result["buffers"].items())
     assert len(ganns.gradient_blob(result, "bfloat16")) < 0.6 * len(ganns.gradient_blob(result, "float32"))
     # The same unit computed again gives the same gradient: at-least-once computation is harmless.
-    again = ganns.unit_gradients(generator, discriminator, ganns.CartoonFaces(), unit, batch_size=4)
+    again = ganns.unit_gradients((generator, discriminator), ganns.CartoonFaces(), unit, batch_size=4)
     assert all(torch.equal(again["grads"][k], v) for k, v in result["grads"].items())
 
 
@@ -1397,7 +1396,7 @@ def test_a_gradient_with_nan_or_inf_is_refused():
 def test_batchnorm_statistics_and_metrics_are_checked_too():
     """Each part of a gradient blob on its own: the check must not stop at the gradients."""
     models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
-    good = ganns.unit_gradients(*models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
+    good = ganns.unit_gradients(models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
     ganns.check_gradient(good, models)
 
     def refusal(section, name, value):
@@ -1481,7 +1480,7 @@ def test_the_norm_rule_compares_each_gradient_with_the_median_of_the_others():
 
 def test_gradient_check_takes_the_runs_dtype():
     models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
-    part = ganns.unit_gradients(*models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
+    part = ganns.unit_gradients(models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
     ganns.check_gradient(part, models)
     compact = {**part, "grads": {name: g.bfloat16() for name, g in part["grads"].items()}}
     ganns.check_gradient(compact, models, dtype=torch.bfloat16)  # BatchNorm statistics stay float32
@@ -1509,7 +1508,7 @@ def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
         raise AssertionError("accepted NaN weights")
     except ValueError as error:
         assert "discriminator main.0.weight: NaN or infinite values" in str(error)
-    exact = ganns.from_blob(ganns.weights_blob(*models, "float32"))  # not what the run says weights travel as
+    exact = ganns.from_blob(ganns.weights_blob(models, "float32"))  # not what the run says weights travel as
     try:
         ganns.check_weights(exact, models, torch.float16)
         raise AssertionError("accepted float32 weights in a float16 run")
@@ -2002,7 +2001,7 @@ def test_a_corrupt_image_in_the_zip_is_skipped_with_a_warning():
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": TINY})
     with captured_log() as lines:
         replacement = dataset[1]
-        ganns.unit_gradients(*models, dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1})  # training goes on
+        ganns.unit_gradients(models, dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1})  # training goes on
     assert len(lines) == 2 and all("cannot read img_align_celeba/000001b.jpg" in line for line in lines)
     assert lines[0].endswith("using the next image instead")
     # The next image, 000002.jpg, the same on every machine: not the one before it, nor the one after.

@@ -79,7 +79,7 @@ def fetch_version(conn, version, device, models, dtype):
 
 
 def load_version(models, state):
-    for model, key in zip(models, ("generator", "discriminator")):
+    for model, key in zip(models, ganns.MODELS):
         model.load_state_dict(state[key])
 
 
@@ -153,7 +153,7 @@ def join_run(conn, args, run, device):
              run["id"], config["dataset"], f"{config['dataset_size']:,}", config["feature_maps"], device)
     models = ganns.build_models(config, device)
     return {"id": run["id"], "config": config, "dataset": dataset, "models": models,
-            "optimizers": ganns.build_optimizers(*models),  # with local steps: Adam's state, from unit to unit
+            "optimizers": ganns.build_optimizers(models),  # with local steps: Adam's state, from unit to unit
             "loaded": None,   # the weights version in the models (None: not a published one)
             "based_on": None, # the version the models' weights come from
             "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
@@ -192,7 +192,7 @@ def start_computing(thread, args, job, device):
         load_version(run["models"], run["latest"]["state"])
         run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
     if change is not None:  # ALGO: the models hold the last unit's start, or a version without its change
-        ganns.apply_change(*run["models"], change)  # as the coordinator will; BatchNorm's statistics too
+        ganns.apply_change(run["models"], change)  # as the coordinator will; BatchNorm's statistics too
         run["loaded"] = None  # no published version any more
     job["unit"]["version"] = run["based_on"]  # the version its result is computed on, for the coordinator
     job["started"] = time.monotonic()
