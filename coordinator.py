@@ -739,7 +739,7 @@ pipeline_tag: unconditional-image-generation
 
 ![64 faces drawn by the generator at step {steps}](samples.png)
 
-A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 RGB images, trained on {dataset} with
+A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 images of {num_channels} channels, trained on {dataset} with
 GANNs with friends: a class's computers share the work through a PostgreSQL database.
 
 ## This run
@@ -753,7 +753,7 @@ GANNs with friends: a class's computers share the work through a PostgreSQL data
 | final Loss_D / Loss_G | {loss_d:.3f} / {loss_g:.3f} |
 | final D(x) / D(G(z)) | {d_real:.3f} / {d_fake:.3f} |
 | generator | feature maps {feature_maps}, {parameters:,} parameters, latent dimension 100 |
-| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, {recipe}, {unit_size} images per work unit |
+| training | {recipe}, {unit_size} images per work unit |
 | exported | {date} |
 {leaderboard}
 The same 64 noise vectors, drawn every few steps over the run:
@@ -793,7 +793,7 @@ class Generator(nn.Module):
     def forward(self, z):
         return self.main(z)
 
-generator = Generator(feature_maps={feature_maps})
+generator = Generator(num_channels={num_channels}, feature_maps={feature_maps})
 generator.load_state_dict(checkpoint["generator_state_dict"])
 generator.eval()
 
@@ -830,12 +830,14 @@ def run_workers(args, config):
 
 
 def recipe_in_words(config):
-    """How the run trains, in words, for the model card."""
-    steps = config.get("local_steps", 1)
+    """How the run trains, in words, for the model card (runs from before the recipe was recorded: the defaults)."""
+    (beta1, beta2), steps = config.get("betas", ganns.BETAS), config.get("local_steps", 1)
+    adam = f"Adam (lr {config.get('learning_rate', ganns.LEARNING_RATE)}, betas {beta1}, {beta2})"
     if steps > 1:
-        return (f"{steps} local steps per unit on each worker (D, then G through the updated D), "
-                f"the workers' changes averaged")
-    return f"gradients averaged, G against D one step ahead (lookahead {config.get('lookahead', 0)})"
+        how = f"{steps} local steps per unit on each worker (D, then G through the updated D), the changes averaged"
+    else:
+        how = f"gradients averaged, G against D one step ahead (lookahead {config.get('lookahead', 0)})"
+    return f"{adam}, {config.get('loss', ganns.LOSS)}, {how}"
 
 
 def model_card(checkpoint, last, workers):
@@ -848,7 +850,8 @@ def model_card(checkpoint, last, workers):
         worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
         feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe_in_words(config),
-        parameters=sum(p.numel() for p in ganns.Generator(feature_maps=config["feature_maps"]).parameters()),
+        num_channels=config.get("num_channels", ganns.NUM_CHANNELS),
+        parameters=sum(p.numel() for p in ganns.build_models(config)[0].parameters()),
         leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")
 
 

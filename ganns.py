@@ -63,6 +63,8 @@ IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
 LEARNING_RATE = 2e-4      # Adam, both networks
 BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
 LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
+LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what minibatch_gradients and alternating_step minimise: rename
+                          # it with them (the run records it, the model card prints it)
 
 # PLUMBING: how the work is cut up and shared out.
 LOCAL_STEPS = 1           # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
@@ -179,8 +181,9 @@ def memory_format(device):
 def build_models(config, device="cpu"):
     """A freshly initialised (generator, discriminator) pair of the run's size, seeded."""
     torch.manual_seed(config["seed"])
-    generator = Generator(config["latent_dim"], NUM_CHANNELS, config["feature_maps"])
-    discriminator = Discriminator(NUM_CHANNELS, config["feature_maps"])
+    channels = config.get("num_channels", NUM_CHANNELS)
+    generator = Generator(config["latent_dim"], channels, config["feature_maps"])
+    discriminator = Discriminator(channels, config["feature_maps"])
     generator.apply(init_weights)
     discriminator.apply(init_weights)
     return tuple(model.to(device, memory_format=memory_format(device)) for model in (generator, discriminator))
@@ -585,7 +588,7 @@ def fingerprint(code):
 
 def recipe():
     """What every worker must share with the coordinator besides the run's sizes (run_config)."""
-    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS),
+    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS), "loss": LOSS,
             "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
 
 

@@ -2228,6 +2228,7 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
     conn = ganns.connect(url, "test")
     images = ganns.read_last_step(conn)["images"]
     assert "| optimiser steps | 12 |" in card and f"| images seen | {images:,} " in card
+    assert "| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, non-saturating for G, " in card
     contributed = query(conn, "SELECT worker, count(*) AS units FROM contributions GROUP BY worker")
     assert f"| workers | {len(contributed)} |" in card
     assert all(f"| {row['worker']} | {row['units']} |" in card for row in contributed), card
