@@ -57,7 +57,7 @@ log = logging.getLogger("ganns")
 
 # ALGO: the DCGAN paper's and the PyTorch tutorial's values.
 LATENT_DIM = 100          # length of the noise vector z
-NUM_CHANNELS = 3          # RGB
+NUM_CHANNELS = 3          # 3: RGB, 1: greyscale (images are converted as they load; the run records it)
 FEATURE_MAPS = 64         # width of both networks (ngf = ndf in the tutorial)
 IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
 LEARNING_RATE = 2e-4      # Adam, both networks
@@ -204,7 +204,7 @@ def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtyp
 
 
 # ---------------------------------------------------------------------------
-# Data. Three sources, one shape: dataset[i] is a 3 x 64 x 64 tensor in [-1, 1].
+# Data. Three sources, one shape: dataset[i] is a NUM_CHANNELS x 64 x 64 tensor in [-1, 1].
 # ---------------------------------------------------------------------------
 
 SKIN = [(255, 224, 196), (241, 194, 156), (224, 172, 125), (198, 134, 86), (141, 85, 54), (95, 60, 40)]
@@ -300,7 +300,8 @@ class CartoonFaces(torch.utils.data.Dataset):
         return self.size
 
     def __getitem__(self, index):
-        return draw_face(index)
+        face = draw_face(index)
+        return face if NUM_CHANNELS == 3 else face.mean(0, keepdim=True)
 
 
 def every(seconds):
@@ -367,14 +368,15 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def load(self, name):
         with self.open(name) as f:
-            image = Image.open(f).convert("RGB")
+            image = Image.open(f).convert("RGB" if NUM_CHANNELS == 3 else "L")
         # Resize the short side to 64, then cut out the centre: the tutorial's transform.
         scale = IMAGE_SIZE / min(image.size)
         w, h = max(IMAGE_SIZE, round(image.width * scale)), max(IMAGE_SIZE, round(image.height * scale))
         image = image.resize((w, h), Image.BILINEAR)
         left, top = (w - IMAGE_SIZE) // 2, (h - IMAGE_SIZE) // 2
         image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32).reshape(IMAGE_SIZE, IMAGE_SIZE, -1) / 255)
+        pixels = pixels.permute(2, 0, 1)
         return pixels * 2 - 1
 
 
@@ -624,11 +626,14 @@ def load_buffers(models, buffers):
 
 
 def average_units(parts):
-    """The image-weighted average of (unit result, images) pairs, and the image count.
+    """ALGO: the aggregation. The image-weighted average of (unit result, images) pairs, and the image count.
 
     Parts are read one at a time, so memory stays flat however many units a
     step averages. The average, not the sum: the step size must not depend on
     how many units or images went into it, just as with one machine's mean loss.
+    Only the coordinator runs it (and `--local`), so workers need no change; an
+    aggregation that needs every part at once (a trimmed mean, a median) can
+    list(parts) first. Every part it is given is counted as used by the step.
     """
     total, images = {"grads": {}, "buffers": {}, "metrics": {}}, 0
     for part, count in parts:

@@ -388,6 +388,28 @@ def test_folder_of_images_and_max_images():
     assert len(ganns.open_dataset(str(folder), max_images=2)) == 2
 
 
+def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses():
+    """A course assignment: 1-channel images. NUM_CHANNELS = 1 is the one change; the run records it."""
+    folder = scratch_dir()
+    Image.new("L", (80, 64), 200).save(folder / "0.png")
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(folder / "1.png")  # a colour image among them: made grey
+    ganns.NUM_CHANNELS = 1
+    try:
+        dataset = ganns.open_dataset(str(folder))
+        assert [dataset[i].shape for i in range(2)] == [(1, 64, 64)] * 2
+        assert abs(dataset[0].mean() - (200 / 127.5 - 1)) < 1e-6 and dataset[1].std() < 1e-6
+        assert ganns.CartoonFaces()[0].shape == (1, 64, 64)
+        config = ganns.run_config(TINY, dataset, 0, 2, 1)
+        models = ganns.build_models(config)
+        assert config["num_channels"] == 1 and models[1].main[0].in_channels == 1
+        result = ganns.unit_gradients(models, dataset, {"indices": [0, 1], "noise_seed": 1})
+        ganns.check_gradient(result, models)
+        assert models[0](torch.randn(2, 100, 1, 1)).shape == (2, 1, 64, 64)
+    finally:
+        ganns.NUM_CHANNELS = 3
+    assert ganns.recipe_differences(config) == ["num_channels"]  # a worker left at RGB: join_run refuses
+
+
 def test_an_epoch_uses_every_image_exactly_once():
     first, second = (ganns.epoch_units(1000, 64, epoch, seed=7) for epoch in (1, 2))
     indices = [i for unit in first for i in unit["indices"]]
