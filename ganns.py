@@ -633,7 +633,7 @@ def average_units(parts):
     how many units or images went into it, just as with one machine's mean loss.
     Only the coordinator runs it (and `--local`), so workers need no change; an
     aggregation that needs every part at once (a trimmed mean, a median) can
-    list(parts) first. Every part it is given is counted as used by the step.
+    list(parts) first. The step counts every part read from `parts`; one never read waits for the next step.
     """
     total, images = {"grads": {}, "buffers": {}, "metrics": {}}, 0
     for part, count in parts:
