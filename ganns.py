@@ -63,8 +63,8 @@ IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
 LEARNING_RATE = 2e-4      # Adam, both networks
 BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
 LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
-LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what minibatch_gradients and alternating_step minimise: rename
-                          # it with them (the run records it, the model card prints it)
+LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what d_loss and g_loss compute: rename it with them
+                          # (the run records it, the model card prints it)
 
 # PLUMBING: how the work is cut up and shared out.
 LOCAL_STEPS = 1           # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
@@ -435,13 +435,30 @@ def minibatches(dataset, unit, batch_size, latent_dim, device):
         yield real, noise, len(batch) / len(indices)
 
 
-def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
-    """ALGO: the gradients of D's and G's losses on one mini-batch, and the numbers to log.
+def d_loss(real_logits, fake_logits):
+    """ALGO: D's loss. Maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE(D(x), 1) + BCE(D(G(z)), 0).
+    A loss of another name (hinge, Wasserstein) changes LOSS too. Logits, not probabilities:
+    BCEWithLogitsLoss applies the sigmoid itself, in a way that cannot overflow."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) +
+            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
-    Discriminator: maximise log D(x) + log(1 - D(G(z))), i.e. minimise
-        BCE(D(x), 1) + BCE(D(G(z).detach()), 0).
-    Generator: maximise log D(G(z)) ("non-saturating" loss), i.e. minimise
-        BCE(D(G(z)), 1).
+
+def g_loss(fake_logits):
+    """ALGO: G's loss. Maximise log D(G(z)), i.e. minimise BCE(D(G(z)), 1): the "non-saturating" loss of the
+    GAN paper (https://arxiv.org/abs/1406.2661, section 3), strong even while D rejects every fake."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def step_metrics(loss_d, loss_g, real_logits, fake_logits):
+    """The numbers every step logs (METRICS): the two losses, and D's mean verdicts D(x) and D(G(z))."""
+    values = (loss_d.item(), loss_g.item(), torch.sigmoid(real_logits).mean().item(),
+              torch.sigmoid(fake_logits).mean().item())
+    return dict(zip(METRICS, values))
+
+
+def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
+    """The gradients of D's and G's losses on one mini-batch, and the numbers to log.
+
     torch.autograd.grad returns the gradient only with respect to the
     parameters we name, so the generator's loss cannot leak into the
     discriminator's gradient (the predecessor's bug) and nothing accumulates
@@ -460,25 +477,21 @@ def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
     through the unrolling). lookahead=0 gives the simultaneous updates.
     """
     generator, discriminator = models
-    ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
 
     # Discriminator. detach() cuts the graph at the fake images: D's loss says
     # nothing about how G should change.
     d_real, d_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+    loss_d = d_loss(d_real, d_fake)
     grads_d = torch.autograd.grad(loss_d, list(discriminator.parameters()))
 
     # Generator: the fakes again, this time with the graph through G kept,
     # judged by D one step ahead. functional_call runs D with those weights
     # in place of its own, which stay as they are.
     ahead = {name: p.detach() - lookahead * g.sign() for (name, p), g in zip(discriminator.named_parameters(), grads_d)}
-    loss_g = F.binary_cross_entropy_with_logits(torch.func.functional_call(discriminator, ahead, (fake,)), ones)
+    loss_g = g_loss(torch.func.functional_call(discriminator, ahead, (fake,)))
     grads_g = torch.autograd.grad(loss_g, list(generator.parameters()))
-
-    metrics = {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-               "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
-    return grads_g, grads_d, metrics
+    return grads_g, grads_d, step_metrics(loss_d, loss_g, d_real, d_fake)
 
 
 def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
@@ -521,17 +534,15 @@ def take_step(optimizer, model, loss):
 def alternating_step(models, optimizers, real, noise):
     """ALGO: one step of the tutorial's recipe, on a worker taking local steps: D steps first, then G's
     gradient goes through the D that has just reacted to its fakes (the lookahead above needs no
-    pretending here). The losses are minibatch_gradients'; `optimizers` is (G's, D's)."""
+    pretending here). `optimizers` is (G's, D's)."""
     generator, discriminator = models
-    ones, zeros = torch.ones(len(real), device=real.device), torch.zeros(len(real), device=real.device)
     fake = generator(noise)
     d_real, d_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+    loss_d = d_loss(d_real, d_fake)
     take_step(optimizers[1], discriminator, loss_d)
-    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+    loss_g = g_loss(discriminator(fake))
     take_step(optimizers[0], generator, loss_g)
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+    return step_metrics(loss_d, loss_g, d_real, d_fake)
 
 
 def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", after_batch=None):
@@ -578,8 +589,8 @@ def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE
 # worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
 # differs refuses to join. Change any of them and every worker needs the same ganns.py: two losses or
 # two architectures must never mix in one run.
-WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, minibatch_gradients,
-                   unit_gradients, take_step, alternating_step, unit_change, unit_result)
+WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, d_loss, g_loss,
+                   minibatch_gradients, unit_gradients, take_step, alternating_step, unit_change, unit_result)
 
 
 def fingerprint(code):

@@ -1265,18 +1265,18 @@ def test_a_copy_of_ganns_py_that_computes_another_loss_refuses_the_run_with_one_
     copy.mkdir()
     for name in ("ganns.py", "worker.py", "coordinator.py", "schema.sql"):
         shutil.copy(HERE / name, copy / name)
-    bce = ("loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + "
-           "F.binary_cross_entropy_with_logits(d_fake, zeros)\n    grads_d")
+    bce = ("    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) +\n"
+           "            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))\n")
     source = (copy / "ganns.py").read_text()
     assert source.count(bce) == 1
-    (copy / "ganns.py").write_text(source.replace(bce, "loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()"
-                                                       "\n    grads_d"))
+    (copy / "ganns.py").write_text(source.replace(bce, "    return F.relu(1 - real_logits).mean() + "
+                                                       "F.relu(1 + fake_logits).mean()\n"))
     for script_name, argv in (("worker.py", ["--name", "student"]), ("coordinator.py", options)):
         run = subprocess.run([sys.executable, str(copy / script_name), *argv, "--db", url],
                              cwd=scratch_dir(), capture_output=True, text=True, timeout=PATIENCE)
         last = run.stderr.strip().splitlines()[-1]
         assert run.returncode == 1, (script_name, run.stderr)
-        assert "minibatch_gradients" in last and "Traceback" not in run.stderr, (script_name, run.stderr)
+        assert "d_loss" in last and "Traceback" not in run.stderr, (script_name, run.stderr)
     assert not query(conn, "SELECT 1 FROM work_units WHERE status <> 'pending' OR lease > 0")
     assert ganns.read_run(conn)["version"] == 0
 
