@@ -437,7 +437,7 @@ def minibatches(dataset, unit, batch_size, latent_dim, device):
 
 def d_loss(real_logits, fake_logits):
     """ALGO: D's loss. Maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE(D(x), 1) + BCE(D(G(z)), 0).
-    A loss of another name (hinge, Wasserstein) changes LOSS too. Logits, not probabilities:
+    A loss of another name (hinge, Wasserstein) changes LOSS and test_the_losses_are_the_tutorials too. Logits:
     BCEWithLogitsLoss applies the sigmoid itself, in a way that cannot overflow."""
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) +
             F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))

@@ -424,22 +424,30 @@ def test_an_epoch_uses_every_image_exactly_once():
 # Gradients: the distributed computation equals the plain local one.
 # ---------------------------------------------------------------------------
 
+def test_the_losses_are_the_tutorials():
+    """ALGO: d_loss and g_loss are the tutorial's BCEWithLogitsLoss, D's on real (1) and fake (0) images and
+    G's on fakes labelled real. The other tests compute with ganns' losses: change the loss, and this is
+    the one test to change with it (and LOSS)."""
+    criterion, real, fake = nn.BCEWithLogitsLoss(), torch.randn(16) * 3, torch.randn(16) * 3
+    assert torch.allclose(ganns.d_loss(real, fake), criterion(real, torch.ones(16)) + criterion(fake, torch.zeros(16)))
+    assert torch.allclose(ganns.g_loss(fake), criterion(fake, torch.ones(16)))
+    assert ganns.LOSS == "BCEWithLogitsLoss, non-saturating for G"
+
+
 def plain_gradients(generator, discriminator, real, noise, lookahead=ganns.LOOKAHEAD):
-    """One mini-batch the PyTorch tutorial's way, .backward() and .grad, losses kept apart; G's loss
-    through a copy of D that took the lookahead step: each weight moved `lookahead` against its gradient's sign."""
-    criterion = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    """One mini-batch the PyTorch tutorial's way, .backward() and .grad, with ganns' losses (pinned by
+    test_the_losses_are_the_tutorials); G's loss through a copy of D that took the lookahead step: each
+    weight moved `lookahead` against its gradient's sign."""
     discriminator.zero_grad()
-    criterion(discriminator(real), ones).backward()
     fake = generator(noise)
-    criterion(discriminator(fake.detach()), zeros).backward()
+    ganns.d_loss(discriminator(real), discriminator(fake.detach())).backward()
     grads_d = [p.grad.clone() for p in discriminator.parameters()]
     ahead = copy.deepcopy(discriminator)
     with torch.no_grad():
         for p, g in zip(ahead.parameters(), grads_d):
             p -= lookahead * g.sign()
     generator.zero_grad()
-    criterion(ahead(fake), ones).backward()
+    ganns.g_loss(ahead(fake)).backward()
     with torch.no_grad():  # its BatchNorm statistics saw the fakes a second time, as D's own do in ganns
         for mine, its in zip(discriminator.buffers(), ahead.buffers()):
             mine.copy_(its)
@@ -522,16 +530,14 @@ def test_distributed_step_equals_local_computation():
 
 
 def tutorial_step(generator, discriminator, optimizers, real, noise):
-    """One step of the PyTorch DCGAN tutorial's loop, as it is written there: .backward(), .grad, D first."""
-    criterion = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    """One step of the PyTorch DCGAN tutorial's loop, as it is written there (.backward(), .grad, D first),
+    with ganns' losses."""
     discriminator.zero_grad()
-    criterion(discriminator(real), ones).backward()
     fake = generator(noise)
-    criterion(discriminator(fake.detach()), zeros).backward()
+    ganns.d_loss(discriminator(real), discriminator(fake.detach())).backward()
     optimizers[1].step()
     generator.zero_grad()
-    criterion(discriminator(fake), ones).backward()
+    ganns.g_loss(discriminator(fake)).backward()
     optimizers[0].step()
 
 
@@ -641,8 +647,7 @@ def test_generator_loss_does_not_leak_into_discriminator_gradient():
     discriminator.zero_grad()
     with torch.no_grad():
         fake = generator(noise)
-    loss_d = (nn.functional.binary_cross_entropy_with_logits(discriminator(real), torch.ones(6)) +
-              nn.functional.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros(6)))
+    loss_d = ganns.d_loss(discriminator(real), discriminator(fake))
     loss_d.backward()
     for got, expected in zip(grads_d, [p.grad for p in discriminator.parameters()]):
         assert torch.allclose(got, expected, atol=1e-7)
@@ -2250,7 +2255,7 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
     conn = ganns.connect(url, "test")
     images = ganns.read_last_step(conn)["images"]
     assert "| optimiser steps | 12 |" in card and f"| images seen | {images:,} " in card
-    assert "| training | Adam (lr 0.0002, betas 0.5, 0.999), BCEWithLogitsLoss, non-saturating for G, " in card
+    assert f"| training | Adam (lr 0.0002, betas 0.5, 0.999), {ganns.LOSS}, " in card
     contributed = query(conn, "SELECT worker, count(*) AS units FROM contributions GROUP BY worker")
     assert f"| workers | {len(contributed)} |" in card
     assert all(f"| {row['worker']} | {row['units']} |" in card for row in contributed), card
