@@ -837,7 +837,7 @@ def recipe_in_words(config):
         how = f"{steps} local steps per unit on each worker (D, then G through the updated D), the changes averaged"
     else:
         how = f"gradients averaged, G against D one step ahead (lookahead {config.get('lookahead', 0)})"
-    return f"{adam}, {config.get('loss', ganns.LOSS)}, {how}"
+    return f"{adam}, {config.get('loss', ganns.LOSS)}, {how} ({config.get('aggregation', ganns.AGGREGATION)})"
 
 
 def model_card(checkpoint, last, workers):

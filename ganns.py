@@ -79,6 +79,7 @@ KEEP_VERSIONS = 2         # weight versions kept in the database (workers may st
 OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
 GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
 WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
+AGGREGATION = "image-weighted mean"  # what average_units computes: rename it with it (the run records it)
 MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
 SCHEMA_VERSION = 7        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
@@ -200,7 +201,7 @@ def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtyp
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
             "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
-            "lookahead": lookahead, "local_steps": local_steps, **recipe()}
+            "lookahead": lookahead, "local_steps": local_steps, "aggregation": AGGREGATION, **recipe()}
 
 
 # ---------------------------------------------------------------------------
@@ -642,7 +643,8 @@ def average_units(parts):
     Parts are read one at a time, so memory stays flat however many units a
     step averages. The average, not the sum: the step size must not depend on
     how many units or images went into it, just as with one machine's mean loss.
-    Only the coordinator runs it (and `--local`), so workers need no change; an
+    Only the coordinator runs it (and `--local`), so workers need no change; rename
+    AGGREGATION with it, and a coordinator resuming a run aggregated otherwise refuses. An
     aggregation that needs every part at once (a trimmed mean, a median) can
     list(parts) first. The step counts every part read from `parts`; one never read waits for the next step.
     """
