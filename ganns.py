@@ -647,7 +647,8 @@ def average_units(parts):
     AGGREGATION with it, and a coordinator resuming a run aggregated otherwise refuses. An
     aggregation that needs every part at once (a trimmed mean, a median) can
     list(parts) first. The step counts every part read from `parts`; one never read waits for the next step.
-    test_distributed_step_equals_local_computation pins the weighted average: change it with it.
+    Two tests pin the weighted average (distributed_step_equals_local_computation and
+    local_steps_move_the_weights_by_the_workers_average_change): change their references with it.
     """
     total, images = {"grads": {}, "buffers": {}, "metrics": {}}, 0
     for part, count in parts:
