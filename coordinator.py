@@ -250,8 +250,8 @@ class Housekeeping:
     """Every OPTIMIZER_EVERY steps: store Adam's state with the new version (to resume from), then
     VACUUM (to keep the database's size flat however long the run).
 
-    Both wait on the disk for seconds while workers upload (measured: 2-3 s and
-    4-5 s on 2 cores), so they run in a thread, on a connection of their own,
+    Both can wait on the disk for seconds while workers upload (README: how a
+    step works), so they run in a thread, on a connection of their own,
     and the steps go on meanwhile. If one is still busy at the next turn, that
     turn is skipped; if it fails, a later turn tries again.
     """

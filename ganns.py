@@ -174,8 +174,7 @@ def init_weights(module):
 
 def memory_format(device):
     """How images and weights lie in memory. On a CPU, channels last (each pixel's channels
-    side by side) made a whole step 10% faster here: it is the layout oneDNN's convolutions
-    work in. Elsewhere, PyTorch's default. (https://pytorch.org/tutorials/intermediate/memory_format_tutorial.html)"""
+    side by side), the layout oneDNN's convolutions work in, saves them converting. Elsewhere, PyTorch's default. (https://pytorch.org/tutorials/intermediate/memory_format_tutorial.html)"""
     return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
 
 
@@ -337,7 +336,7 @@ class ImageFiles(torch.utils.data.Dataset):
         elif self.path.is_file():
             raise SystemExit(f"{path} is neither a zip of images nor a folder of them (a download cut short?): "
                              f"download it again")
-        else:  # a zip's index is read in one go (1 s for CelebA); a folder's, file by file
+        else:  # a zip's index is read in one go; a folder's, file by file (with a line every few seconds)
             names, due = [], every(5)
             for p in self.path.rglob("*"):
                 names.append(str(p.relative_to(self.path)))
@@ -779,7 +778,7 @@ def check_tensors(got, expected, what, dtype=None):
             found = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
             raise ValueError(f"{what} {name}: expected {want_dtype} {list(want.shape)}, found {found}")
         # NaN spreads into both the smallest and the largest value, so looking at those two is
-        # enough: one pass over the numbers, 20 times faster than isfinite() on every one.
+        # enough: one pass over the numbers, far cheaper than isfinite() on every one.
         if value.is_floating_point() and value.numel() and not torch.stack(torch.aminmax(value)).isfinite().all():
             raise ValueError(f"{what} {name}: NaN or infinite values")
 
@@ -820,9 +819,8 @@ def gradient_norm(part):
 def norm_outliers(norms, ratio=MAX_NORM_RATIO):
     """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the step's norms.
 
-    Honest gradients of one step have similar lengths: measured on the built-in
-    faces, within 1.5x of each other for units of the same size, and within 6x
-    for a one-image unit (an epoch's last) against 64-image ones. A broken or
+    Honest gradients of one step have similar lengths, even a one-image unit
+    (an epoch's last) against 64-image ones (README: what a student cannot break). A broken or
     hostile one is off by orders of magnitude, and the median does not move
     with it as long as fewer than half are out of line. In a step of two the
     median would sit halfway, next to the wrong one, so each is judged by the
@@ -922,8 +920,8 @@ COPY_WEIGHTS = "COPY weights (version, weights, optimizer) FROM STDIN (FORMAT bi
 # through one of these (https://www.postgresql.org/docs/current/sql-copy.html).
 READ_WEIGHTS = "COPY (SELECT weights FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
 
-# The newest Adam state. Writing it costs more than the weights (0.4 s a step
-# here), so it is stored every OPTIMIZER_EVERY versions: a coordinator that
+# The newest Adam state. It is twice the weights' size, too slow to write every
+# step, so it is stored every OPTIMIZER_EVERY versions: a coordinator that
 # resumes at version V continues with moments up to that many steps older.
 # It is added to its version's row after the step (through the session's upload table below).
 STORE_OPTIMIZER = "UPDATE weights SET optimizer = (SELECT blob FROM upload) WHERE version = %(version)s"
@@ -1043,7 +1041,7 @@ DELETE FROM weights WHERE version <= %(step)s - %(keep)s
 AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 
 # Deleted blobs leave dead rows behind; VACUUM makes their space reusable
-# (autovacuum does too, but lags far behind a run writing 38 MB a step).
+# (autovacuum does too, but lags far behind a run writing tens of MB a step).
 # TRUNCATE false: giving the freed end of a table back to the disk needs the
 # table to itself, and VACUUM would wait up to 5 s for workers to stop reading
 # weights, each time. Its space is reused by the next versions anyway.

@@ -181,7 +181,7 @@ def start_computing(thread, args, job, device):
 
     With local steps, a unit starts before the last one is uploaded, so no published
     version holds the last unit's change yet: starting from one would do that work
-    again, and the coordinator would apply both (measured: the samples fall apart).
+    again, and the coordinator would apply both.
     So the worker applies its last change itself, as the coordinator will, to the
     newest version that holds its earlier uploads, or else to where it last started.
     """
