@@ -233,28 +233,34 @@ def work(conn, args, device, held):
     let go of Python's lock while they work, so the two really run at once.)
     If it stops early, `held` lists the units it had claimed, to give back.
     """
-    joined, computing, following, waiting_since = {"run": None}, None, None, None
+    joined, current, next_job, waiting_since = {"run": None}, None, None, None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         try:
             while True:
                 if ganns.CTRL_C.is_set():
                     raise KeyboardInterrupt
-                following = claim(conn, args, device, joined)
-                if computing:  # the unit in the thread: wait for it, then upload it below
+                # 1. Claim the next unit (None: no work now).
+                next_job = claim(conn, args, device, joined)
+                # 2. Finish the current one: wait for the thread, meanwhile extending its lease and
+                #    fetching new weights for the next.
+                finished, blob = None, None
+                if current:
                     try:
-                        blob = wait_while_computing(conn, computing, device)
-                        computing["computed"] = time.monotonic()
-                        computing["run"]["unit_seconds"] = computing["computed"] - computing["started"]
+                        blob = wait_while_computing(conn, current, device)
+                        current["computed"] = time.monotonic()
+                        current["run"]["unit_seconds"] = current["computed"] - current["started"]
+                        finished = current
                     except LeaseLost:
-                        log.info("unit %d: lease lost (too slow?), moving on", computing["unit"]["id"])
-                        computing = None
-                finished, computing = computing, following
-                if computing:  # start the next unit before uploading the last one
+                        log.info("unit %d: lease lost (too slow?), moving on", current["unit"]["id"])
+                # 3. Start the next one in the thread, on the newest weights.
+                current, next_job = next_job, None
+                if current:
                     waiting_since = None
-                    start_computing(thread, args, computing, device)
+                    start_computing(thread, args, current, device)
+                # 4. Upload the finished one while the next computes.
                 if finished:
                     upload(conn, args, finished, blob)
-                if computing or finished:
+                if current or finished:
                     continue
                 run = ganns.read_run(conn)
                 if run and run["status"] == "finished":
@@ -270,7 +276,7 @@ def work(conn, args, device, held):
                 # coordinator passes it on too: a second one must not cut this clean-up short.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            for job in (computing, following):
+            for job in (current, next_job):
                 if job:
                     job["stop"].set()  # the thread stops at its next mini-batch
                     held.append(job["unit"])
