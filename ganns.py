@@ -577,10 +577,9 @@ def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", aft
 def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE, device="cpu", after_batch=None):
     """What a worker sends for a unit under the run's `config`: with one local step the unit's gradient
     (computed `batch_size` images at a time), with H the change of H alternating steps on H mini-batches."""
-    steps = config.get("local_steps", 1)  # (runs from before local steps: 1)
+    steps = config["local_steps"]
     if steps == 1:
-        return unit_gradients(models, dataset, unit, batch_size, device, after_batch,
-                              lookahead=config.get("lookahead", 0.0))  # (runs from before the lookahead: 0)
+        return unit_gradients(models, dataset, unit, batch_size, device, after_batch, lookahead=config["lookahead"])
     return unit_change(models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
                        after_batch)
 
@@ -606,17 +605,18 @@ def recipe():
 
 
 def code_differences(config):
-    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded."""
-    mine = recipe()["code"]
-    return [name for name, code in config.get("code", {}).items() if mine.get(name) != code]
+    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded
+    (none recorded, by a run older than recipes: none to compare)."""
+    mine, theirs = recipe()["code"], config.get("code", {})
+    return [name for name in {**theirs, **mine} if theirs and theirs.get(name) != mine.get(name)]
 
 
 def recipe_differences(config):
-    """The names of what this copy of ganns.py does differently from the run's `config` (runs from
-    before recipes were recorded: nothing)."""
+    """The names of what this copy of ganns.py does differently from the run's `config`."""
+    if "code" not in config:
+        return ["the recipe, which a run started by an older ganns.py did not record"]
     mine = recipe()
-    return ([key for key in mine if key != "code" and config.get(key, mine[key]) != mine[key]] +
-            code_differences(config))
+    return [key for key in mine if key != "code" and config.get(key) != mine[key]] + code_differences(config)
 
 
 def named_parameters(models):
@@ -685,7 +685,7 @@ def apply_change(models, average):
 
 def outer_step(models, optimizers, average, config):
     """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change."""
-    if config.get("local_steps", 1) == 1:
+    if config["local_steps"] == 1:
         apply_step(models, optimizers, average)
     else:
         apply_change(models, average)

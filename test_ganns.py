@@ -408,6 +408,8 @@ def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses
     finally:
         ganns.NUM_CHANNELS = 3
     assert ganns.recipe_differences(config) == ["num_channels"]  # a worker left at RGB: join_run refuses
+    old = {key: value for key, value in config.items() if key not in ganns.recipe()}  # a run from before recipes
+    assert ganns.recipe_differences(old) == ["the recipe, which a run started by an older ganns.py did not record"]
 
 
 def test_an_epoch_uses_every_image_exactly_once():
