@@ -2193,7 +2193,7 @@ def test_status_of_a_finished_run():
     assert status.returncode == 0, status.stderr
     conn = ganns.connect(url, "test")
     images = ganns.read_last_step(conn)["images"]
-    assert f": finished, cartoon-faces (256 images), feature maps 4" in status.stdout
+    assert ": finished, cartoon-faces (256 images), feature maps 4" in status.stdout
     assert f"step 12 | epoch {images // 256 + 1} of 100" in status.stdout and f"{images:,} images" in status.stdout
     assert "ETA done" in status.stdout and "Loss_D " in status.stdout
     names = [r["name"] for r in query(conn, "SELECT name FROM workers")]
