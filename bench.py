@@ -988,7 +988,8 @@ def bench_learning_runs(server, variants, feature_maps, images, seeds, prefix):
 # The README's targets, at full size: the tutorial's recipe beside the README's first command and a class's setting.
 LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
-            ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"])]
+            ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
+            ("ours: 16 local steps of 64, 2 workers", "distributed", ["--local-steps", "16", "--unit-size", "1024"])]
 
 # What makes the dynamics flip, at feature maps 32 (4 times faster): simultaneous updates (--lookahead 0)
 # against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
