@@ -1263,7 +1263,7 @@ def bench_soak(server, steps=1000):
 def pick(variants, words):
     """The variants named by `words`: a word that is a whole name picks that one, any other word every
     name that contains it; no words pick all."""
-    names = [name for name, _ in variants]
+    names = [variant[0] for variant in variants]
     return [v for v in variants if not words or v[0] in words
             or any(w in v[0] and w not in names for w in words)]
 
