@@ -739,8 +739,8 @@ pipeline_tag: unconditional-image-generation
 
 ![64 faces drawn by the generator at step {steps}](samples.png)
 
-A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 images of {num_channels} channels, trained on {dataset} with
-GANNs with friends: a class's computers share the work through a PostgreSQL database.
+A [DCGAN](https://arxiv.org/abs/1511.06434) that draws 64x64 images of {num_channels} channels, trained on
+{dataset} with GANNs with friends: a class's computers share the work through a PostgreSQL database.
 
 ## This run
 

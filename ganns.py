@@ -174,7 +174,8 @@ def init_weights(module):
 
 def memory_format(device):
     """How images and weights lie in memory. On a CPU, channels last (each pixel's channels
-    side by side), the layout oneDNN's convolutions work in, saves them converting. Elsewhere, PyTorch's default. (https://pytorch.org/tutorials/intermediate/memory_format_tutorial.html)"""
+    side by side), the layout oneDNN's convolutions work in, saves them converting. Elsewhere,
+    PyTorch's default. (https://pytorch.org/tutorials/intermediate/memory_format_tutorial.html)"""
     return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
 
 
@@ -290,6 +291,14 @@ def draw_face(index, size=IMAGE_SIZE):
     return torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2 - 1
 
 
+def to_channels(image):
+    """An RGB image (3 x 64 x 64) with NUM_CHANNELS channels: as it is, or its luminance (ITU-R 601,
+    the weights Pillow's "L" uses) for greyscale. Every data source ends here."""
+    if NUM_CHANNELS == 3:
+        return image
+    return (image * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
+
+
 class CartoonFaces(torch.utils.data.Dataset):
     """The built-in dataset: needs no download, so every worker has it."""
 
@@ -300,8 +309,7 @@ class CartoonFaces(torch.utils.data.Dataset):
         return self.size
 
     def __getitem__(self, index):
-        face = draw_face(index)
-        return face if NUM_CHANNELS == 3 else face.mean(0, keepdim=True)
+        return to_channels(draw_face(index))
 
 
 def every(seconds):
@@ -368,16 +376,15 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def load(self, name):
         with self.open(name) as f:
-            image = Image.open(f).convert("RGB" if NUM_CHANNELS == 3 else "L")
+            image = Image.open(f).convert("RGB")
         # Resize the short side to 64, then cut out the centre: the tutorial's transform.
         scale = IMAGE_SIZE / min(image.size)
         w, h = max(IMAGE_SIZE, round(image.width * scale)), max(IMAGE_SIZE, round(image.height * scale))
         image = image.resize((w, h), Image.BILINEAR)
         left, top = (w - IMAGE_SIZE) // 2, (h - IMAGE_SIZE) // 2
         image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32).reshape(IMAGE_SIZE, IMAGE_SIZE, -1) / 255)
-        pixels = pixels.permute(2, 0, 1)
-        return pixels * 2 - 1
+        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+        return to_channels(pixels * 2 - 1)
 
 
 def open_dataset(spec, max_images=0):
@@ -607,8 +614,10 @@ def recipe():
 def code_differences(config):
     """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded
     (none recorded, by a run older than recipes: none to compare)."""
-    mine, theirs = recipe()["code"], config.get("code", {})
-    return [name for name in {**theirs, **mine} if theirs and theirs.get(name) != mine.get(name)]
+    mine, theirs = recipe()["code"], config.get("code")
+    if not theirs:
+        return []
+    return [name for name in {**theirs, **mine} if theirs.get(name) != mine.get(name)]
 
 
 def recipe_differences(config):
