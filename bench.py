@@ -102,25 +102,26 @@ def gradient_blobs(run, models, dtype):
 # 1. Compute ceiling, 2. worker efficiency, 5. end to end.
 # ---------------------------------------------------------------------------
 
-def local_rate(threads, steps=12, feature_maps=64):
-    """Images/s of `coordinator.py --local`'s step code: units of 64, 2 per step."""
+def local_rate(threads, images=3840, feature_maps=64, options=()):
+    """Images/s of `coordinator.py --local`'s code for a run with `options` (its flags; none: the
+    defaults), over whole steps of at least `images` past one step to warm up."""
     torch.set_num_threads(threads)
+    args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), *options])
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
-    models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": feature_maps})
-    optimizers = ganns.build_optimizers(models)
-    units = ganns.epoch_units(len(dataset), 64, 1, 1)
-    started = None
-    for step in range(steps + 1):
-        if step == 1:
-            started = time.monotonic()  # step 0 warms up
-        parts = ((ganns.unit_gradients(models, dataset, u), 64) for u in units[2 * step:2 * step + 2])
-        ganns.apply_step(models, optimizers, ganns.average_units(parts)[0])
-    return steps * 128 / (time.monotonic() - started)
+    config = ganns.run_config(args.feature_maps, dataset, 0, args.unit_size, 1, local_steps=args.local_steps,
+                              lookahead=args.lookahead)
+    models = ganns.build_models(config)
+    started = first = None
+    for stats in coordinator.steps_alone(args, config, dataset, models, ganns.build_optimizers(models)):
+        if started is None:
+            started, first = time.monotonic(), stats["images"]
+        elif stats["images"] - first >= images:
+            return (stats["images"] - first) / (time.monotonic() - started)
 
 
 def bench_ceiling(server):
-    print("compute ceiling (coordinator.py --local's step code, full size)")
-    ceiling = local_rate(2, steps=30)  # half a minute: shorter runs here varied by ±4%
+    print("compute ceiling (coordinator.py --local's code, full size, the default run)")
+    ceiling = local_rate(2)  # half a minute or more: shorter runs here varied by ±4%
     report("local training, 2 threads", f"{ceiling:.1f} images/s")
     return ceiling
 
@@ -191,7 +192,7 @@ def stop_worker(worker):
     return output
 
 
-def bench_worker(server, ceiling, images=2816):
+def bench_worker(server, ceiling, images=4096):
     """One real worker.py with 2 threads, against a coordinator that costs nothing (cheap_coordinator),
     publishing as often as the real one: a version every 2 gradients. Measured over `images` past a
     warm-up of 256 images (at least a unit each)."""
@@ -216,21 +217,22 @@ def bench_worker(server, ceiling, images=2816):
            f"{statistics.median(c for c, _, _ in lines):.1f} s / {statistics.median(u for _, u, _ in lines):.1f} s")
 
 
-def bench_end_to_end(server, ceiling, steps=70, skip=30):
-    """coordinator.py --local-workers 2 (1 thread each), as the README's first command runs it.
-    Measured past the first `skip` steps: a fresh database creates its write-ahead log files
-    (1 GB) during about the first 25, which made those steps 4% slower than the rest."""
+def bench_end_to_end(server, ceiling, images=16_384):
+    """coordinator.py --local-workers 2 (1 thread each), as the README's first command runs it, for
+    `images`. Measured past the first quarter of its steps: the workers start, and a fresh database
+    creates its write-ahead log files (1 GB), which made the first 25 steps of gradients 4% slower."""
     print("end to end (coordinator.py --local-workers 2, full size)")
     url = new_database(server, "bench_end2end")
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    out = tempfile.mkdtemp()
+    args = coordinator.parse_args([])
+    steps = max(4, images // (args.unit_size * args.units_per_step))
     subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--local-workers", "2", "--steps", str(steps),
-                    "--sample-every", "1000", "--out", out], env=env, check=True, capture_output=True)
+                    "--sample-every", "1000", "--out", tempfile.mkdtemp()], env=env, check=True, capture_output=True)
     conn = ganns.connect(url, "bench")
     rows = ganns.execute(conn, "SELECT step, images, extract(epoch FROM finished_at) AS t FROM steps ORDER BY step")
-    first, last = rows[skip], rows[-1]
+    first, last = rows[len(rows) // 4], rows[-1]
     rate = (last["images"] - first["images"]) / float(last["t"] - first["t"])
-    report("coordinator + 2 workers (1 thread each)", f"{rate:.1f} images/s")
+    report(f"coordinator + 2 workers (1 thread each), steps {first['step']}-{last['step']}", f"{rate:.1f} images/s")
     report("end to end ÷ local training with 2 threads", f"{rate / ceiling:.2f}", "≥ 1.0 within reach")
 
 
@@ -458,7 +460,7 @@ def bench_wake(server, rounds=20):
 # The run options measured: today's (a gradient for every 64 images) beside the candidate for the new
 # default, the one place to change to measure another.
 TODAY = {"local_steps": 1}
-NEW_DEFAULT = {"local_steps": 8}
+NEW_DEFAULT = {"local_steps": ganns.LOCAL_STEPS}
 LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together or None, round trip in ms)
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
@@ -985,26 +987,30 @@ def bench_learning_runs(server, variants, feature_maps, images, seeds, prefix):
         show_learning(results, f"{prefix}_seed{seed}")
 
 
+# The gradient algorithm (a gradient per unit of 64, Adam on the coordinator): the default before local steps.
+GRADIENTS = ["--local-steps", "1"]
+
 # The README's targets, at full size: the tutorial's recipe beside the README's first command and a class's setting.
 LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
-            ("ours: 16 local steps of 64, 2 workers", "distributed", ["--local-steps", "16", "--unit-size", "1024"])]
+            ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
+            ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
-# What makes the dynamics flip, at feature maps 32 (4 times faster): simultaneous updates (--lookahead 0)
-# against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
+# What made the gradient algorithm's dynamics flip, at feature maps 32 (4 times faster): simultaneous updates
+# (--lookahead 0) against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
 DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
-            ("simultaneous (--lookahead 0), 2 units a step", "local", ["--lookahead", "0"]),
-            ("simultaneous, 1 unit a step", "local", ["--lookahead", "0", "--units-per-step", "1"]),
-            ("simultaneous, 4 units a step", "local", ["--lookahead", "0", "--units-per-step", "4"]),
-            ("simultaneous, 16 units a step", "local", ["--lookahead", "0", "--units-per-step", "16"]),
-            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", ["--lookahead", "0", "--ttur"]),
-            ("simultaneous, distributed, staleness 1", "distributed", ["--lookahead", "0"]),
-            ("lookahead 2e-4 (the default), 2 units a step", "local", []),
-            ("lookahead 1e-3, 2 units a step", "local", ["--lookahead", "1e-3"]),
-            ("lookahead, 16 units a step", "local", ["--units-per-step", "16"]),
-            ("lookahead, distributed, staleness 0", "distributed", ["--max-staleness", "0"]),
-            ("lookahead, distributed, staleness 1", "distributed", [])]
+            ("simultaneous (--lookahead 0), 2 units a step", "local", [*GRADIENTS, "--lookahead", "0"]),
+            ("simultaneous, 1 unit a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "1"]),
+            ("simultaneous, 4 units a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "4"]),
+            ("simultaneous, 16 units a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "16"]),
+            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", [*GRADIENTS, "--lookahead", "0", "--ttur"]),
+            ("simultaneous, distributed, staleness 1", "distributed", [*GRADIENTS, "--lookahead", "0"]),
+            ("lookahead 2e-4 (the default), 2 units a step", "local", GRADIENTS),
+            ("lookahead 1e-3, 2 units a step", "local", [*GRADIENTS, "--lookahead", "1e-3"]),
+            ("lookahead, 16 units a step", "local", [*GRADIENTS, "--units-per-step", "16"]),
+            ("lookahead, distributed, staleness 0", "distributed", [*GRADIENTS, "--max-staleness", "0"]),
+            ("lookahead, distributed, staleness 1", "distributed", GRADIENTS)]
 
 
 # ---------------------------------------------------------------------------
@@ -1037,7 +1043,7 @@ def unit_bytes():
 
 def class_config(feature_maps, seed, local_steps, unit_size=None):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
-            "unit_size": unit_size or (ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE),
+            "unit_size": unit_size or ganns.STEP_SIZE * local_steps,
             "lookahead": ganns.LOOKAHEAD}
 
 
@@ -1130,7 +1136,7 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
     duplex), time only: each laptop uploads its last result and downloads new weights while it computes,
     through its own link and, first come first served, the server's."""
     down, up = unit_bytes()
-    images = ganns.STEP_SIZE * local_steps if local_steps > 1 else ganns.UNIT_SIZE
+    images = ganns.STEP_SIZE * local_steps
     speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
     starts = [(0.0, worker) for worker in range(workers)]
     free = {"down": 0.0, "up": 0.0}  # when the server's link is next free, each way
@@ -1155,32 +1161,32 @@ def laptop_alone(faces_tensor, models, seed, rate):
 
 def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
-    units of `unit_size` images (default: 128 per local step); options: max_staleness, keep_adam (a worker's
+    units of `unit_size` images (default: ganns.STEP_SIZE per local step); options: max_staleness, keep_adam (a worker's
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
     as worker.py), outer_lr, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
             "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS, **options}
 
 
-CLASSROOM = [("today: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
-             ("1 laptop, H 8", laptops(1, 8, 1)),
-             ("2 laptops, H 8, 2 a step", laptops(2, 8, 2)),
-             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, own_change=False)),
-             ("2 laptops, H 8, 1 a step", laptops(2, 8, 1)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, outer_lr=2 ** 0.5)),
-             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
+CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
+             ("1 laptop, H 8", laptops(1, 8, 1, unit_size=1024)),
+             ("2 laptops, H 8, 2 a step", laptops(2, 8, 2, unit_size=1024)),
+             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, unit_size=1024, own_change=False)),
+             ("2 laptops, H 8, 1 a step", laptops(2, 8, 1, unit_size=1024)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, unit_size=1024, outer_lr=2 ** 0.5)),
+             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, unit_size=1024, outer_lr=2)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, unit_size=1024, outer_lr=2 ** 0.5,
                                                                                warm_up=5000)),
              ("1 laptop, H 16 of 64", laptops(1, 16, 1, unit_size=1024)),
              ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2, unit_size=1024)),
              ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, unit_size=1024, outer_lr=2 ** 0.5)),
              ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8, unit_size=1024)),
              ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2, unit_size=1024)),
-             ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
-             ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
-             ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
-             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, outer_lr=8 ** 0.5)),
-             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2))]
+             ("8 laptops, H 8, 2 a step", laptops(8, 8, 2, unit_size=1024)),
+             ("8 laptops, H 8, 1 a step", laptops(8, 8, 1, unit_size=1024)),
+             ("8 laptops, H 8, 8 a step", laptops(8, 8, 8, unit_size=1024)),
+             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, unit_size=1024, outer_lr=8 ** 0.5)),
+             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2, unit_size=1024))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
@@ -1188,14 +1194,14 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
     `rate`: one laptop's full-size images/s (None: measured here, with 2 threads)."""
     print(f"a class in class time: feature maps {feature_maps} computed, full-size time and bytes simulated")
     torch.set_num_threads(2)
-    rate = rate or local_rate(2, steps=12)
+    rate = rate or local_rate(2, images=2048)
     down, up = unit_bytes()
     print(f"  one laptop here, full size, 2 threads: {rate:.1f} images/s; a unit moves {down / 1e6:.1f} MB down, "
           f"{up / 1e6:.1f} MB up over {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s")
     for workers, server in ((20, 100e6 / 8), (200, 1e9 / 8)):
         print(f"  {workers} laptops on {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s links, the database behind "
               f"{server * 8 / 1e6:,.0f} Mbit/s each way (time only):")
-        for local_steps in (1, 8):
+        for local_steps in (1, ganns.LOCAL_STEPS):
             total = class_throughput(workers, local_steps, rate, server)
             report(f"class of {workers}, server link {server * 8 / 1e6:,.0f} Mbit/s, {local_steps} local steps: "
                    f"trained images/s (÷ one laptop's)", f"{total:,.0f} ({total / rate:.1f}×)", "≥ 10×")

@@ -36,6 +36,7 @@ POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIF
 WAIT_LOG_SECONDS = 10     # while waiting for gradients, say what for this often
 LOCKED_LOG_SECONDS = 60   # while a student keeps expired units locked, say who this often
 PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while training
+SAMPLE_IMAGES = 2560      # --sample-every's default: a grid about every this many images (at least every step)
 
 
 def parse_args(argv=None):
@@ -56,8 +57,7 @@ def parse_args(argv=None):
                         help="optimizer steps each worker takes on its own per unit, sending the change of weights "
                              "(1: it sends a gradient and the coordinator steps Adam)")
     parser.add_argument("--unit-size", type=positive,
-                        help=f"images per work unit (default: {ganns.STEP_SIZE} per local step, "
-                             f"{ganns.UNIT_SIZE} with --local-steps 1)")
+                        help=f"images per work unit (default: {ganns.STEP_SIZE} per local step)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
                         help="step once this many results are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=natural,
@@ -71,8 +71,9 @@ def parse_args(argv=None):
                         help="how workers fetch the weights: float16 is half the bytes")
     parser.add_argument("--epochs", type=positive, default=ganns.EPOCHS, help="stop after this many epochs")
     parser.add_argument("--steps", type=natural, default=0, help="stop after this many steps (0: no limit)")
-    parser.add_argument("--sample-every", type=positive, default=20,
-                        help="steps between sample grids, checkpoints and history rows")
+    parser.add_argument("--sample-every", type=positive,
+                        help=f"steps between sample grids, checkpoints and history rows (default: about every "
+                             f"{SAMPLE_IMAGES} images, 1 step or more)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for samples and checkpoints")
     # Below 2**31: the units' noise seeds, (seed * 1000 + epoch) * 1,000,000 + position, must fit a BIGINT.
     parser.add_argument("--seed", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
@@ -81,7 +82,8 @@ def parse_args(argv=None):
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     args = parser.parse_args(argv)
-    args.unit_size = args.unit_size or (ganns.STEP_SIZE * args.local_steps if args.local_steps > 1 else ganns.UNIT_SIZE)
+    args.unit_size = args.unit_size or ganns.STEP_SIZE * args.local_steps
+    args.sample_every = args.sample_every or max(1, SAMPLE_IMAGES // (args.unit_size * args.units_per_step))
     if args.max_staleness is None:
         args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS
     if args.unit_size < args.local_steps:

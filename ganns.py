@@ -67,9 +67,8 @@ LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what d_loss and g_loss compu
                           # (the run records it, the model card prints it)
 
 # PLUMBING: how the work is cut up and shared out.
-LOCAL_STEPS = 1           # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
-STEP_SIZE = 128           # images per local step: the tutorial's batch (a unit of H local steps holds H x 128)
-UNIT_SIZE = 64            # images in one work unit with --local-steps 1
+LOCAL_STEPS = 16          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
+STEP_SIZE = 64            # images per local step: a unit holds H x 64 (with --local-steps 1, one gradient of 64)
 BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
 UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
 MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
