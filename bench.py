@@ -1048,14 +1048,18 @@ def class_config(feature_maps, seed, local_steps, unit_size=None):
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True, own_change=True, outer_lr=1.0, warm_up=0):
+                keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale).
     `outer_lr` scales the average change (DiLoCo's outer learning rate; `units_per_step` is the sum).
+    `outer_momentum`: the coordinator moves its weights by Nesterov momentum SGD on the average change
+    as its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
     as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped."""
     seed, computing = config["seed"], ganns.build_models(config)
     optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
+    outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=outer_lr,
+                            momentum=outer_momentum, nesterov=outer_momentum > 0)
     laptops = np.random.default_rng(seed)
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(computing) for _ in range(workers)]
@@ -1117,9 +1121,15 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         if len(ready) < units_per_step:
             continue
         average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
-        if phase == "local":
-            average["grads"] = {name: change * outer_lr for name, change in average["grads"].items()}
-        ganns.outer_step(models, optimizers, average, configs[phase])
+        if phase == "local" and outer_momentum:
+            for name, p in ganns.named_parameters(models).items():
+                p.grad = average["grads"][name]
+            outer.step()
+            ganns.load_buffers(models, average["buffers"])
+        else:
+            if phase == "local":
+                average["grads"] = {name: change * outer_lr for name, change in average["grads"].items()}
+            ganns.outer_step(models, optimizers, average, configs[phase])
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
         states[version] = [copy.deepcopy(m.state_dict()) for m in models]
@@ -1163,7 +1173,7 @@ def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
     units of `unit_size` images (default: ganns.STEP_SIZE per local step); options: max_staleness, keep_adam (a worker's
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
-    as worker.py), outer_lr, warm_up (images)."""
+    as worker.py), outer_lr, outer_momentum, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
             "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS, **options}
 
@@ -1182,6 +1192,10 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, unit_size=1024, outer_lr=2 ** 0.5)),
              ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8, unit_size=1024)),
              ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2, unit_size=1024)),
+             ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.7, 0.9", laptops(8, 16, 8, outer_lr=0.7, outer_momentum=0.9)),
+             ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.35, 0.9", laptops(8, 16, 8, outer_lr=0.35,
+                                                                              outer_momentum=0.9)),
+             ("2 laptops, H 16 of 64, 2 a step, Nesterov 0.7, 0.9", laptops(2, 16, 2, outer_lr=0.7, outer_momentum=0.9)),
              ("8 laptops, H 8, 2 a step", laptops(8, 8, 2, unit_size=1024)),
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1, unit_size=1024)),
              ("8 laptops, H 8, 8 a step", laptops(8, 8, 8, unit_size=1024)),
