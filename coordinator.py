@@ -33,7 +33,7 @@ import ganns
 log = logging.getLogger("ganns")
 
 POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
-WAIT_LOG_SECONDS = 10     # while waiting for gradients, say what for this often
+WAIT_LOG_SECONDS = 10     # while waiting for results (changes or gradients), say what for this often
 LOCKED_LOG_SECONDS = 60   # while a student keeps expired units locked, say who this often
 PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while training
 SAMPLE_IMAGES = 2560      # --sample-every's default: a grid about every this many images (at least every step)
@@ -191,7 +191,7 @@ def start_or_resume(conn, args):
 
 
 def refuse(conn, row, reason):
-    log.warning("refused the gradient of unit %d from %s: %s; the unit goes back to the queue",
+    log.warning("refused the result of unit %d from %s: %s; the unit goes back to the queue",
                 row["unit_id"], printable(row["worker"]), reason)
     ganns.refuse_gradient(conn, row["id"])
 
@@ -289,7 +289,7 @@ class Housekeeping:
 def log_waiting(conn, ready, units_per_step, queue):
     """What a long wait is waiting for: gradients, and workers to compute them."""
     states = [w["state"] for w in ganns.leaderboard(conn)]
-    log.info("waiting for gradients: %d of %d in, %d units being computed; workers %d active, %d idle%s",
+    log.info("waiting for results: %d of %d in, %d units being computed; workers %d active, %d idle%s",
              ready, units_per_step, queue["claimed"], states.count("active"), states.count("idle"),
              "" if "active" in states else " (start one: python worker.py --name NAME)")
 

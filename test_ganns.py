@@ -2235,7 +2235,7 @@ def test_status_sorts_workers_into_active_idle_and_gone():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
-    assert records[0].getMessage() == ("waiting for gradients: 0 of 1 in, 1 units being computed; "
+    assert records[0].getMessage() == ("waiting for results: 0 of 1 in, 1 units being computed; "
                                        "workers 2 active, 1 idle")
 
 
