@@ -41,7 +41,7 @@ SAMPLE_IMAGES = 2560      # --sample-every's default: a grid about every this ma
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=ganns.HelpWithDefaults)
     natural, positive = ganns.whole_number(0), ganns.whole_number(1)  # nonsense gets one line, not a traceback
     parser.add_argument("--db", metavar="URL",
                         help="PostgreSQL URL; if not given: $DATABASE_URL, else the local database in ./pgdata")

@@ -1375,6 +1375,12 @@ def first_line(error):
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each flag's default, except where there is none or the help says how it is worked out."""
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def whole_number(low, high=None):
     """An argparse type: a whole number from `low` to `high`, or one line saying what is wrong."""
     def parse(text):

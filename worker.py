@@ -33,7 +33,7 @@ class LeaseLost(Exception):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=ganns.HelpWithDefaults)
     parser.add_argument("--db", metavar="URL", help="PostgreSQL URL of the class's database; if not given: "
                                                     "$DATABASE_URL, else the local database in ./pgdata")
     parser.add_argument("--name", default=socket.gethostname(), help="your name on the leaderboard")
