@@ -1224,6 +1224,7 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
                                                                               outer_momentum=0.9)),
              ("8 laptops, H 32 of 32, 8 a step", laptops(8, 32, 8, unit_size=1024)),
              ("8 laptops, H 64 of 16, 8 a step", laptops(8, 64, 8, unit_size=1024)),
+             ("2 laptops, H 64 of 16, 2 a step", laptops(2, 64, 2, unit_size=1024)),
              ("2 laptops, H 16 of 64, 2 a step, Nesterov 0.7, 0.9", laptops(2, 16, 2, outer_lr=0.7, outer_momentum=0.9)),
              ("8 laptops, H 8, 2 a step", laptops(8, 8, 2, unit_size=1024)),
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1, unit_size=1024)),
