@@ -1027,17 +1027,19 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
 # What made the gradient algorithm's dynamics flip, at feature maps 32 (4 times faster): simultaneous updates
 # (--lookahead 0) against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
 DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
-            ("simultaneous (--lookahead 0), 2 units a step", "local", [*GRADIENTS, "--lookahead", "0"]),
-            ("simultaneous, 1 unit a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "1"]),
-            ("simultaneous, 4 units a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "4"]),
-            ("simultaneous, 16 units a step", "local", [*GRADIENTS, "--lookahead", "0", "--units-per-step", "16"]),
-            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", [*GRADIENTS, "--lookahead", "0", "--ttur"]),
-            ("simultaneous, distributed, staleness 1", "distributed", [*GRADIENTS, "--lookahead", "0"]),
-            ("lookahead 2e-4 (the default), 2 units a step", "local", GRADIENTS),
-            ("lookahead 1e-3, 2 units a step", "local", [*GRADIENTS, "--lookahead", "1e-3"]),
-            ("lookahead, 16 units a step", "local", [*GRADIENTS, "--units-per-step", "16"]),
-            ("lookahead, distributed, staleness 0", "distributed", [*GRADIENTS, "--max-staleness", "0"]),
-            ("lookahead, distributed, staleness 1", "distributed", GRADIENTS)]
+            ("simultaneous (--lookahead 0), 2 units a step", "local", ["--lookahead", "0"]),
+            ("simultaneous, 1 unit a step", "local", ["--lookahead", "0", "--units-per-step", "1"]),
+            ("simultaneous, 4 units a step", "local", ["--lookahead", "0", "--units-per-step", "4"]),
+            ("simultaneous, 16 units a step", "local", ["--lookahead", "0", "--units-per-step", "16"]),
+            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", ["--lookahead", "0", "--ttur"]),
+            ("simultaneous, distributed, staleness 1", "distributed", ["--lookahead", "0"]),
+            ("lookahead 2e-4 (the default), 2 units a step", "local", []),
+            ("lookahead 1e-3, 2 units a step", "local", ["--lookahead", "1e-3"]),
+            ("lookahead, 16 units a step", "local", ["--units-per-step", "16"]),
+            ("lookahead, distributed, staleness 0", "distributed", ["--max-staleness", "0"]),
+            ("lookahead, distributed, staleness 1", "distributed", [])]
+# Every variant but the tutorial runs the gradient algorithm.
+DYNAMICS = [(name, kind, argv if kind == "tutorial" else [*GRADIENTS, *argv]) for name, kind, argv in DYNAMICS]
 
 
 # ---------------------------------------------------------------------------
@@ -1078,9 +1080,9 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
                 keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale).
-    `outer_lr` scales the average change (DiLoCo's outer learning rate; `units_per_step` is the sum).
-    `outer_momentum`: the coordinator moves its weights by Nesterov momentum SGD on the average change
-    as its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
+    `outer_lr`, `outer_momentum`: the coordinator moves its weights by SGD (Nesterov, with momentum) on
+    the average change as its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7,
+    momentum 0.9); lr 1 without momentum is the coordinator's plain average (`units_per_step`: the sum).
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
     as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped."""
     seed, computing = config["seed"], ganns.build_models(config)
@@ -1148,14 +1150,12 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         if len(ready) < units_per_step:
             continue
         average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
-        if phase == "local" and outer_momentum:
+        if phase == "local" and (outer_lr != 1 or outer_momentum):  # else the coordinator's own step
             for name, p in ganns.named_parameters(models).items():
                 p.grad = average["grads"][name]
             outer.step()
             ganns.load_buffers(models, average["buffers"])
         else:
-            if phase == "local":
-                average["grads"] = {name: change * outer_lr for name, change in average["grads"].items()}
             ganns.outer_step(models, optimizers, average, configs[phase])
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
