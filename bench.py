@@ -1021,6 +1021,9 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
             ("ours: coordinator.py --local (one machine, every local step traced)", "local", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
+            ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64", "--unit-size", "1024"]),
+            ("ours: 64 local steps of 16, --local, every local step traced", "local",
+             ["--local-steps", "64", "--unit-size", "1024"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
             ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
@@ -1230,7 +1233,9 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1, unit_size=1024)),
              ("8 laptops, H 8, 8 a step", laptops(8, 8, 8, unit_size=1024)),
              ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, unit_size=1024, outer_lr=8 ** 0.5)),
-             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2, unit_size=1024))]
+             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2, unit_size=1024)),
+             ("30 laptops, H 64 of 16, 30 a step", laptops(30, 64, 30, unit_size=1024)),
+             ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8, unit_size=1024))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
