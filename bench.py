@@ -1022,6 +1022,8 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local (one machine, every local step traced)", "local", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
             ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64", "--unit-size", "1024"]),
+            ("ours: 64 local steps of 16, 2 workers, float32 weights", "distributed",
+             ["--local-steps", "64", "--unit-size", "1024", "--weights-dtype", "float32"]),
             ("ours: 64 local steps of 16, --local, every local step traced", "local",
              ["--local-steps", "64", "--unit-size", "1024"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
@@ -1075,7 +1077,7 @@ def unit_bytes():
 
 def class_config(feature_maps, seed, local_steps, unit_size=None):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
-            "unit_size": unit_size or ganns.STEP_SIZE * local_steps,
+            "unit_size": unit_size or ganns.default_unit_size(local_steps),
             "lookahead": ganns.LOOKAHEAD}
 
 
@@ -1176,7 +1178,7 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
     duplex), time only: each laptop uploads its last result and downloads new weights while it computes,
     through its own link and, first come first served, the server's."""
     down, up = unit_bytes()
-    images = ganns.STEP_SIZE * local_steps
+    images = ganns.default_unit_size(local_steps)
     speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
     starts = [(0.0, worker) for worker in range(workers)]
     free = {"down": 0.0, "up": 0.0}  # when the server's link is next free, each way
@@ -1201,7 +1203,7 @@ def laptop_alone(faces_tensor, models, seed, rate):
 
 def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
-    units of `unit_size` images (default: ganns.STEP_SIZE per local step); options: max_staleness, keep_adam (a worker's
+    units of `unit_size` images (default: ganns.default_unit_size); options: max_staleness, keep_adam (a worker's
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
     as worker.py), outer_lr, outer_momentum, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,

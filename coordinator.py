@@ -57,7 +57,8 @@ def parse_args(argv=None):
                         help="optimizer steps each worker takes on its own per unit, sending the change of weights "
                              "(1: it sends a gradient and the coordinator steps Adam)")
     parser.add_argument("--unit-size", type=positive,
-                        help=f"images per work unit (default: {ganns.STEP_SIZE} per local step)")
+                        help=f"images per work unit, split evenly among the local steps "
+                             f"(default: {ganns.UNIT_SIZE}, or {ganns.BATCH_SIZE} with --local-steps 1)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
                         help="step once this many results are in (more, if more arrived meanwhile)")
     parser.add_argument("--max-staleness", type=natural,
@@ -82,7 +83,7 @@ def parse_args(argv=None):
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write a model hub folder (checkpoint, samples, GIF, model card) from --out, and exit")
     args = parser.parse_args(argv)
-    args.unit_size = args.unit_size or ganns.STEP_SIZE * args.local_steps
+    args.unit_size = args.unit_size or ganns.default_unit_size(args.local_steps)
     args.sample_every = args.sample_every or max(1, SAMPLE_IMAGES // (args.unit_size * args.units_per_step))
     if args.max_staleness is None:
         args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS

@@ -68,8 +68,8 @@ LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what d_loss and g_loss compu
 
 # PLUMBING: how the work is cut up and shared out.
 LOCAL_STEPS = 16          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
-STEP_SIZE = 64            # images per local step: a unit holds H x 64 (with --local-steps 1, one gradient of 64)
-BATCH_SIZE = 64           # a worker's mini-batch (a unit is one or more mini-batches)
+UNIT_SIZE = 1024          # images per unit: UNIT_SIZE / H for each local step (64); sets the bytes per image
+BATCH_SIZE = 64           # a worker's mini-batch with --local-steps 1, and the unit size then
 UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
 MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
 MAX_GRADIENT_STALENESS = 1  # ... and gradients (--local-steps 1): one step old at most
@@ -192,6 +192,11 @@ def build_models(config, device="cpu"):
 def build_optimizers(models):
     # ALGO: one Adam per network, as in the tutorial.
     return tuple(torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS) for model in models)
+
+
+def default_unit_size(local_steps):
+    """Images per unit unless --unit-size says: UNIT_SIZE with local steps, one mini-batch without."""
+    return UNIT_SIZE if local_steps > 1 else BATCH_SIZE
 
 
 def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,

@@ -971,7 +971,7 @@ def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
             assert joined["late"] == number
         else:
             message = one_line_exit(worker.upload, conn, slow_args, job, compute(conn, run, unit))
-            assert "too late to be used" in message and "fewer --local-steps" in message
+            assert "too late to be used" in message and "smaller --unit-size" in message
     ganns.requeue_stale(conn, oldest=1)  # what the coordinator does with them: computed again by others
     assert query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'pending' AND id = ANY(%(ids)s)",
                  {"ids": [u["id"] for u in late]})[0]["n"] == len(late)

@@ -221,7 +221,7 @@ def upload(conn, args, job, blob):
     if job["run"]["late"] >= LATE_IN_A_ROW:
         raise SystemExit(f"this machine's last {LATE_IN_A_ROW} results came back too late to be used "
                          f"({computing:.0f} s a unit, {behind} versions behind): others compute them again. "
-                         f"Ask the instructor for fewer --local-steps or a larger --max-staleness")
+                         f"Ask the instructor for a smaller --unit-size or a larger --max-staleness")
 
 
 def work(conn, args, device, held):
