@@ -125,7 +125,7 @@ def bench_ceiling(server):
     ceiling = local_rate(2)  # half a minute or more: shorter runs here varied by ±4%
     report("local training, 2 threads", f"{ceiling:.1f} images/s")
     # The class bench's clock counts images/s as if a local step's batch did not matter: it does, a little.
-    small = local_rate(2, options=["--local-steps", "64", "--unit-size", "1024"])
+    small = local_rate(2, options=["--local-steps", "64"])
     report("the same with 64 local steps of 16 images (÷ the default's)", f"{small:.1f} images/s ({small / ceiling:.2f})")
     return ceiling
 
@@ -1021,11 +1021,11 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
             ("ours: coordinator.py --local (one machine, every local step traced)", "local", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
-            ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64", "--unit-size", "1024"]),
+            ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64"]),
             ("ours: 64 local steps of 16, 2 workers, float32 weights", "distributed",
-             ["--local-steps", "64", "--unit-size", "1024", "--weights-dtype", "float32"]),
+             ["--local-steps", "64", "--weights-dtype", "float32"]),
             ("ours: 64 local steps of 16, --local, every local step traced", "local",
-             ["--local-steps", "64", "--unit-size", "1024"]),
+             ["--local-steps", "64"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
             ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
@@ -1211,33 +1211,33 @@ def laptops(count, local_steps, units_per_step, unit_size=None, **options):
 
 
 CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
-             ("1 laptop, H 8", laptops(1, 8, 1, unit_size=1024)),
-             ("2 laptops, H 8, 2 a step", laptops(2, 8, 2, unit_size=1024)),
-             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, unit_size=1024, own_change=False)),
-             ("2 laptops, H 8, 1 a step", laptops(2, 8, 1, unit_size=1024)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, unit_size=1024, outer_lr=2 ** 0.5)),
-             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, unit_size=1024, outer_lr=2)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, unit_size=1024, outer_lr=2 ** 0.5,
+             ("1 laptop, H 8", laptops(1, 8, 1)),
+             ("2 laptops, H 8, 2 a step", laptops(2, 8, 2)),
+             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, own_change=False)),
+             ("2 laptops, H 8, 1 a step", laptops(2, 8, 1)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, outer_lr=2 ** 0.5)),
+             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
+             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
                                                                                warm_up=5000)),
-             ("1 laptop, H 16 of 64", laptops(1, 16, 1, unit_size=1024)),
-             ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2, unit_size=1024)),
-             ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, unit_size=1024, outer_lr=2 ** 0.5)),
-             ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8, unit_size=1024)),
-             ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2, unit_size=1024)),
+             ("1 laptop, H 16 of 64", laptops(1, 16, 1)),
+             ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2)),
+             ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, outer_lr=2 ** 0.5)),
+             ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8)),
+             ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2)),
              ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.7, 0.9", laptops(8, 16, 8, outer_lr=0.7, outer_momentum=0.9)),
              ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.35, 0.9", laptops(8, 16, 8, outer_lr=0.35,
                                                                               outer_momentum=0.9)),
-             ("8 laptops, H 32 of 32, 8 a step", laptops(8, 32, 8, unit_size=1024)),
-             ("8 laptops, H 64 of 16, 8 a step", laptops(8, 64, 8, unit_size=1024)),
-             ("2 laptops, H 64 of 16, 2 a step", laptops(2, 64, 2, unit_size=1024)),
+             ("8 laptops, H 32 of 32, 8 a step", laptops(8, 32, 8)),
+             ("8 laptops, H 64 of 16, 8 a step", laptops(8, 64, 8)),
+             ("2 laptops, H 64 of 16, 2 a step", laptops(2, 64, 2)),
              ("2 laptops, H 16 of 64, 2 a step, Nesterov 0.7, 0.9", laptops(2, 16, 2, outer_lr=0.7, outer_momentum=0.9)),
-             ("8 laptops, H 8, 2 a step", laptops(8, 8, 2, unit_size=1024)),
-             ("8 laptops, H 8, 1 a step", laptops(8, 8, 1, unit_size=1024)),
-             ("8 laptops, H 8, 8 a step", laptops(8, 8, 8, unit_size=1024)),
-             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, unit_size=1024, outer_lr=8 ** 0.5)),
-             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2, unit_size=1024)),
-             ("30 laptops, H 64 of 16, 30 a step", laptops(30, 64, 30, unit_size=1024)),
-             ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8, unit_size=1024))]
+             ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
+             ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
+             ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
+             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, outer_lr=8 ** 0.5)),
+             ("30 laptops, H 8, 2 a step", laptops(30, 8, 2)),
+             ("30 laptops, H 64 of 16, 30 a step", laptops(30, 64, 30)),
+             ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
