@@ -901,11 +901,16 @@ def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf
 
 
 
+BENCH_ONLY = ("--ttur", "--fetched-as-float16")
+
+
 def project_steps(faces_tensor, feature_maps, seed, argv=()):
     """This project's recipe on one machine (coordinator.py --local): the models and each step's stats.
-    "--ttur" (bench only) gives D and G the two time-scale learning rates, https://arxiv.org/abs/1706.08500."""
+    Bench-only options: "--ttur" gives D and G the two time-scale learning rates,
+    https://arxiv.org/abs/1706.08500; "--fetched-as-float16" starts every unit from the weights as a
+    worker fetches them (convolutions rounded to float16), as in weights_float16_at_each_unit."""
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--seed", str(seed),
-                                   "--epochs", "1000", *[a for a in argv if a != "--ttur"]])
+                                   "--epochs", "1000", *[a for a in argv if a not in BENCH_ONLY]])
     models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
     optimizers = ganns.build_optimizers(models)
     if "--ttur" in argv:
@@ -960,6 +965,33 @@ def local_steps_traced(trace):
         ganns.alternating_step = original
 
 
+@contextlib.contextmanager
+def weights_float16_at_each_unit():
+    """Every unit this process computes meanwhile (ganns.unit_change) starts from the weights rounded as
+    a worker fetches them with --weights-dtype float16 (ganns.weights_blob), and the change is taken
+    from there, as a worker's is; the coordinator's float32 weights are put back afterwards. With
+    --local this isolates float16's rounding from a distributed run's staleness and timing."""
+    original = ganns.unit_change
+
+    def from_fetched(models, *args, **kwargs):
+        exact = {name: p.detach().clone() for name, p in ganns.named_parameters(models).items()}
+        fetched = ganns.from_blob(ganns.weights_blob(models, "float16"))
+        with torch.no_grad():
+            for key, model in zip(ganns.MODELS, models):
+                for name, p in model.named_parameters():
+                    p.copy_(fetched[key][name].float())
+        result = original(models, *args, **kwargs)
+        with torch.no_grad():
+            for name, p in ganns.named_parameters(models).items():
+                p.copy_(exact[name])
+        return result
+    ganns.unit_change = from_fetched  # unit_result looks it up in ganns as it runs
+    try:
+        yield
+    finally:
+        ganns.unit_change = original
+
+
 def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
     """One learning run of a variant (name, kind, coordinator options), judged every 10,000 images. A run
     on one machine ("local") with local steps reports its local steps' D(x) and D(G(z)), one by one."""
@@ -973,7 +1005,8 @@ def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed
         models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
         steps = distributed_steps(server, feature_maps, seed, argv, models[0])
     inner = []
-    with local_steps_traced(inner) if kind == "local" else contextlib.nullcontext():
+    with (local_steps_traced(inner) if kind == "local" else contextlib.nullcontext(),
+          weights_float16_at_each_unit() if "--fetched-as-float16" in argv else contextlib.nullcontext()):
         result = judged(name, steps, models[0], judge, images)
     steps.close()  # a distributed run stops here
     result["trace"] = inner or result["trace"]
@@ -1026,6 +1059,9 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
              ["--local-steps", "64", "--weights-dtype", "float32"]),
             ("ours: 64 local steps of 16, --local, every local step traced", "local",
              ["--local-steps", "64"]),
+            ("ours: 64 local steps of 16, --local, weights fetched as float16", "local",
+             ["--local-steps", "64", "--fetched-as-float16"]),
+            ("ours: --local, weights fetched as float16", "local", ["--fetched-as-float16"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
             ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
