@@ -948,48 +948,49 @@ def distributed_steps(server, feature_maps, seed, argv, generator):
 
 
 @contextlib.contextmanager
+def patched(name, wrap):
+    """ganns.<name> replaced by wrap(original) meanwhile: ganns's functions look it up there as they run."""
+    original = getattr(ganns, name)
+    setattr(ganns, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(ganns, name, original)
+
+
 def local_steps_traced(trace):
     """Record (images, D(x), D(G(z))) of every local step (ganns.alternating_step) this process takes
     meanwhile. A step of local steps logs the mean over all of them, which never saturates: the share of
     saturated steps is comparable with the tutorial's only step by step."""
-    original = ganns.alternating_step
-
-    def traced(models, optimizers, real, noise):
-        metrics = original(models, optimizers, real, noise)
-        trace.append(((trace[-1][0] if trace else 0) + len(real), metrics["d_real"], metrics["d_fake"]))
-        return metrics
-    ganns.alternating_step = traced  # unit_change looks it up in ganns as it runs
-    try:
-        yield
-    finally:
-        ganns.alternating_step = original
+    def wrap(original):
+        def traced(models, optimizers, real, noise):
+            metrics = original(models, optimizers, real, noise)
+            trace.append(((trace[-1][0] if trace else 0) + len(real), metrics["d_real"], metrics["d_fake"]))
+            return metrics
+        return traced
+    return patched("alternating_step", wrap)
 
 
-@contextlib.contextmanager
 def weights_float16_at_each_unit():
     """Every unit this process computes meanwhile (ganns.unit_change) starts from the weights rounded as
     a worker fetches them with --weights-dtype float16 (ganns.weights_blob), and the change is taken
     from there, as a worker's is; the coordinator's float32 weights are put back afterwards. With
     --local this isolates float16's rounding from a distributed run's staleness and timing."""
-    original = ganns.unit_change
-
-    def from_fetched(models, *args, **kwargs):
-        exact = {name: p.detach().clone() for name, p in ganns.named_parameters(models).items()}
-        fetched = ganns.from_blob(ganns.weights_blob(models, "float16"))
-        with torch.no_grad():
-            for key, model in zip(ganns.MODELS, models):
-                for name, p in model.named_parameters():
-                    p.copy_(fetched[key][name].float())
-        result = original(models, *args, **kwargs)
-        with torch.no_grad():
-            for name, p in ganns.named_parameters(models).items():
-                p.copy_(exact[name])
-        return result
-    ganns.unit_change = from_fetched  # unit_result looks it up in ganns as it runs
-    try:
-        yield
-    finally:
-        ganns.unit_change = original
+    def wrap(original):
+        def from_fetched(models, *args, **kwargs):
+            exact = {name: p.detach().clone() for name, p in ganns.named_parameters(models).items()}
+            fetched = ganns.from_blob(ganns.weights_blob(models, "float16"))
+            with torch.no_grad():
+                for key, model in zip(ganns.MODELS, models):
+                    for name, p in model.named_parameters():
+                        p.copy_(fetched[key][name].float())
+            result = original(models, *args, **kwargs)
+            with torch.no_grad():
+                for name, p in ganns.named_parameters(models).items():
+                    p.copy_(exact[name])
+            return result
+        return from_fetched
+    return patched("unit_change", wrap)
 
 
 def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
