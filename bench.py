@@ -901,14 +901,15 @@ def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf
 
 
 
-BENCH_ONLY = ("--ttur", "--fetched-as-float16")
+BENCH_ONLY = ("--ttur", "--fetched-as-float16", "--changes-as-bfloat16")
 
 
 def project_steps(faces_tensor, feature_maps, seed, argv=()):
     """This project's recipe on one machine (coordinator.py --local): the models and each step's stats.
     Bench-only options: "--ttur" gives D and G the two time-scale learning rates,
     https://arxiv.org/abs/1706.08500; "--fetched-as-float16" starts every unit from the weights as a
-    worker fetches them (convolutions rounded to float16), as in weights_float16_at_each_unit."""
+    worker fetches them (convolutions rounded to float16), as in weights_float16_at_each_unit;
+    "--changes-as-bfloat16" rounds every unit's change as it travels (changes_bfloat16)."""
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--seed", str(seed),
                                    "--epochs", "1000", *[a for a in argv if a not in BENCH_ONLY]])
     models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
@@ -993,6 +994,17 @@ def weights_float16_at_each_unit():
     return patched("unit_change", wrap)
 
 
+def changes_bfloat16():
+    """Every unit's change (or gradient) this process computes meanwhile is rounded as it travels with
+    --gradient-dtype bfloat16 (ganns.gradient_blob) before the coordinator averages it."""
+    def wrap(original):
+        def travelled(*args, **kwargs):
+            result = original(*args, **kwargs)
+            return {**result, "grads": {name: g.bfloat16().float() for name, g in result["grads"].items()}}
+        return travelled
+    return patched("unit_result", wrap)
+
+
 def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
     """One learning run of a variant (name, kind, coordinator options), judged every 10,000 images. A run
     on one machine ("local") with local steps reports its local steps' D(x) and D(G(z)), one by one."""
@@ -1007,7 +1019,8 @@ def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed
         steps = distributed_steps(server, feature_maps, seed, argv, models[0])
     inner = []
     with (local_steps_traced(inner) if kind == "local" else contextlib.nullcontext(),
-          weights_float16_at_each_unit() if "--fetched-as-float16" in argv else contextlib.nullcontext()):
+          weights_float16_at_each_unit() if "--fetched-as-float16" in argv else contextlib.nullcontext(),
+          changes_bfloat16() if "--changes-as-bfloat16" in argv else contextlib.nullcontext()):
         result = judged(name, steps, models[0], judge, images)
     steps.close()  # a distributed run stops here
     result["trace"] = inner or result["trace"]
@@ -1063,6 +1076,8 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: 64 local steps of 16, --local, weights fetched as float16", "local",
              ["--local-steps", "64", "--fetched-as-float16"]),
             ("ours: --local, weights fetched as float16", "local", ["--fetched-as-float16"]),
+            ("ours: 64 local steps of 16, --local, changes sent as bfloat16", "local",
+             ["--local-steps", "64", "--changes-as-bfloat16"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
             ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
