@@ -994,15 +994,15 @@ def weights_float16_at_each_unit():
     return patched("unit_change", wrap)
 
 
+def travelled(result):
+    """A unit's result as the coordinator reads it back: through gradient_blob in the default dtype."""
+    return ganns.widen(ganns.from_blob(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE)))
+
+
 def changes_bfloat16():
-    """Every unit's change (or gradient) this process computes meanwhile is rounded as it travels with
-    --gradient-dtype bfloat16 (ganns.gradient_blob) before the coordinator averages it."""
-    def wrap(original):
-        def travelled(*args, **kwargs):
-            result = original(*args, **kwargs)
-            return {**result, "grads": {name: g.bfloat16().float() for name, g in result["grads"].items()}}
-        return travelled
-    return patched("unit_result", wrap)
+    """Every unit's change (or gradient) this process computes meanwhile is rounded as it travels
+    (travelled) before the coordinator averages it."""
+    return patched("unit_result", lambda original: lambda *args, **kwargs: travelled(original(*args, **kwargs)))
 
 
 def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
@@ -1181,15 +1181,13 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
             started_on, base = previous["version"], previous["start"]  # no version holds its last upload yet
         for model, state in zip(computing, base):
             model.load_state_dict(state)
-        if own_change and previous:  # "share": only the part the coordinator's average will give it
-            scale = 1 / units_per_step if own_change == "share" else 1
-            ganns.apply_change(computing, {"grads": {n: c * scale for n, c in previous["change"].items()},
-                                           "buffers": previous["buffers"]})
+        if own_change and previous:
+            ganns.apply_change(computing, {"grads": previous["change"], "buffers": previous["buffers"]})
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
         result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config)
-        result["grads"] = {n: g.bfloat16().float() for n, g in result["grads"].items()}  # as it travels
+        result = travelled(result)
         last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
                         "buffers": result["buffers"], "started": now} if phase == "local" else None
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
@@ -1259,7 +1257,7 @@ def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
     units of `unit_size` images (default: ganns.default_unit_size); options: max_staleness, keep_adam (a worker's
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
-    as worker.py; "share": only 1 / units_per_step of it, its part of the average), outer_lr, outer_momentum, warm_up (images)."""
+    as worker.py), outer_lr, outer_momentum, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
             "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS, **options}
 
