@@ -1078,6 +1078,8 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: --local, weights fetched as float16", "local", ["--fetched-as-float16"]),
             ("ours: 64 local steps of 16, --local, changes sent as bfloat16", "local",
              ["--local-steps", "64", "--changes-as-bfloat16"]),
+            ("ours: 64 local steps of 16, --local, float16 weights and bfloat16 changes", "local",
+             ["--local-steps", "64", "--fetched-as-float16", "--changes-as-bfloat16"]),
             ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
             ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
 
