@@ -521,16 +521,18 @@ def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", a
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
-        grads_g, grads_d, batch_metrics = minibatch_gradients(models, real, noise, lookahead)
-        for name, g in zip(grads, grads_g + grads_d):
-            grads[name] += g * weight
-        for key, value in batch_metrics.items():
-            metrics[key] += value * weight
-        if after_batch:
-            after_batch()
-    buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    load_buffers(models, start_buffers)
+    try:
+        for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
+            grads_g, grads_d, batch_metrics = minibatch_gradients(models, real, noise, lookahead)
+            for name, g in zip(grads, grads_g + grads_d):
+                grads[name] += g * weight
+            for key, value in batch_metrics.items():
+                metrics[key] += value * weight
+            if after_batch:
+                after_batch()
+        buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
+    finally:  # also when after_batch stops it half-way
+        load_buffers(models, start_buffers)
     return {"grads": {name: g.cpu() for name, g in grads.items()}, "buffers": buffers, "metrics": metrics}
 
 
@@ -571,17 +573,20 @@ def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", aft
     start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
-        for key, value in alternating_step(models, optimizers, real, noise).items():
-            metrics[key] += value * weight
-        if after_batch:
-            after_batch()
-    with torch.no_grad():
-        change = {name: (start[name] - p).cpu() for name, p in named_parameters(models).items()}
-        for name, p in named_parameters(models).items():
-            p.copy_(start[name])
-    buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    load_buffers(models, start_buffers)
+    try:
+        for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
+            for key, value in alternating_step(models, optimizers, real, noise).items():
+                metrics[key] += value * weight
+            if after_batch:
+                after_batch()
+        with torch.no_grad():
+            change = {name: (start[name] - p).cpu() for name, p in named_parameters(models).items()}
+        buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
+    finally:  # also when after_batch stops it half-way: the next unit must not start from a lost one's steps
+        with torch.no_grad():
+            for name, p in named_parameters(models).items():
+                p.copy_(start[name])
+        load_buffers(models, start_buffers)
     return {"grads": change, "buffers": buffers, "metrics": metrics}
 
 

@@ -1006,6 +1006,78 @@ def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost(
         ganns.LEASE_SECONDS = usual
 
 
+def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
+    """A worker claims its next unit as it starts one. A unit can take longer than a lease (1,024 images
+    on a slow laptop): the unit claimed ahead must still be the worker's when it starts, not handed to
+    someone else meanwhile. Once it is lost all the same, the worker never starts it."""
+    conn, args, run, models, optimizers = new_run()
+    student = ganns.connect(fresh_url_of(conn), "student")
+    jobs = [{"unit": ganns.claim_unit(student, "student", lease_seconds=1), "run": {"id": run["id"]},
+             "stop": threading.Event(), "future": concurrent.futures.Future()} for _ in range(3)]
+    computing, ahead, later = jobs
+    held = "SELECT status, lease FROM work_units WHERE id = %(id)s"
+
+    def a_long_unit(job, then=lambda: None):  # computes for three leases while the coordinator reaps
+        try:
+            until = time.monotonic() + 3 * ganns.LEASE_SECONDS
+            while time.monotonic() < until:
+                ganns.reap_expired_leases(conn)
+                then()
+                time.sleep(0.05)
+            job["future"].set_result(b"its blob")
+        except BaseException as error:
+            job["future"].set_exception(error)
+
+    def taken_away():  # the lease of the unit claimed ahead runs out, and another worker claims it
+        if query(conn, held, later["unit"])[0]["lease"] == later["unit"]["lease"]:
+            query(conn, "UPDATE work_units SET lease_expires = now() - interval '1 s' WHERE id = %(id)s", later["unit"])
+            ganns.reap_expired_leases(conn)
+            assert ganns.claim_unit(conn, "other")["id"] == later["unit"]["id"]
+
+    usual = ganns.LEASE_SECONDS
+    ganns.LEASE_SECONDS = 1  # the worker extends every LEASE_SECONDS / 4
+    try:
+        threading.Thread(target=a_long_unit, args=(computing,), daemon=True).start()
+        assert within(2 * PATIENCE, worker.wait_while_computing, student, computing, "cpu", ahead) == b"its blob"
+        assert query(conn, held, ahead["unit"])[0] == {"status": "claimed", "lease": ahead["unit"]["lease"]}
+        assert not ahead["stop"].is_set()
+
+        threading.Thread(target=a_long_unit, args=(ahead, taken_away), daemon=True).start()
+        assert within(2 * PATIENCE, worker.wait_while_computing, student, ahead, "cpu", later) == b"its blob"
+        assert later["stop"].is_set()  # work() then drops it instead of starting it
+    finally:
+        ganns.LEASE_SECONDS = usual
+
+
+def test_a_unit_stopped_half_way_leaves_the_models_as_it_found_them():
+    """A lost lease stops a unit between two mini-batches (after_batch raises): the models must be back
+    at the unit's start, BatchNorm's statistics too, or the worker's next unit would go on from a lost
+    unit's steps. Both kinds of unit: a gradient, and local steps."""
+    class Stopped(Exception):
+        pass
+
+    def stop_after_two():
+        batches.append(1)
+        if len(batches) == 2:
+            raise Stopped()
+
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 24)
+    for local_steps in ("1", "3"):
+        conn, args, run, models, optimizers = new_run("--max-images", "24", "--unit-size", "12",
+                                                      "--local-steps", local_steps)
+        unit, batches = ganns.claim_unit(conn, "w"), []
+        found = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+        try:
+            ganns.unit_result(models, ganns.build_optimizers(models), dataset, unit, run["config"], batch_size=4,
+                              after_batch=stop_after_two)
+        except Stopped:
+            pass
+        assert len(batches) == 2  # stopped half-way, after two of its three mini-batches
+        for model, state in zip(models, found):
+            for name, value in model.state_dict().items():
+                assert "num_batches_tracked" in name or torch.equal(value, state[name]), (local_steps, name)
+
+
 def test_a_waiting_worker_finds_work_that_came_without_a_notification():
     """The one-second poll, the fallback: a unit given back by hand in psql sends no NOTIFY."""
     conn, args, run, models, optimizers = new_run("--max-images", "8", "--unit-size", "8")  # one unit

@@ -108,9 +108,10 @@ def newest_weights(conn, run, version, device):
     return True
 
 
-def wait_while_computing(conn, job, device):
-    """The blob of a unit computing in the background. Meanwhile: push its lease forward, and
-    fetch new weights, so the next unit starts on new ones.
+def wait_while_computing(conn, job, device, ahead=None):
+    """The blob of a unit computing in the background. Meanwhile: push its lease forward, and that of
+    the unit claimed `ahead` of it (a unit can take longer than a lease), and fetch new weights, so
+    the next unit starts on new ones.
 
     One download per unit at most, and not before the unit is half done (going by
     how long the last one took): a class that publishes a version every few seconds
@@ -135,8 +136,9 @@ def wait_while_computing(conn, job, device):
                 fetched = job["run"]["latest"]["version"] > had
         if time.monotonic() >= extend_at:
             extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
-            if not ganns.extend_lease(conn, job["unit"]):
-                job["stop"].set()  # someone else has the unit now: stop computing it
+            for held in (job, ahead):
+                if held and not ganns.extend_lease(conn, held["unit"]):
+                    held["stop"].set()  # someone else has the unit now: stop computing it, or never start it
 
 
 def join_run(conn, args, run, device):
@@ -246,13 +248,16 @@ def work(conn, args, device, held):
                 finished, blob = None, None
                 if current:
                     try:
-                        blob = wait_while_computing(conn, current, device)
+                        blob = wait_while_computing(conn, current, device, ahead=next_job)
                         current["computed"] = time.monotonic()
                         current["run"]["unit_seconds"] = current["computed"] - current["started"]
                         finished = current
                     except LeaseLost:
                         log.info("unit %d: lease lost (too slow?), moving on", current["unit"]["id"])
                 # 3. Start the next one in the thread, on the newest weights.
+                if next_job and next_job["stop"].is_set():
+                    log.info("unit %d: lease lost before it started, moving on", next_job["unit"]["id"])
+                    next_job = None
                 current, next_job = next_job, None
                 if current:
                     waiting_since = None
