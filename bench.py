@@ -1068,6 +1068,8 @@ LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
             ("ours: coordinator.py --local (one machine, every local step traced)", "local", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
+            ("ours: 32 local steps of 32, 2 workers", "distributed", ["--local-steps", "32"]),
+            ("ours: 32 local steps of 32, --local, every local step traced", "local", ["--local-steps", "32"]),
             ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64"]),
             ("ours: 64 local steps of 16, 2 workers, float32 weights", "distributed",
              ["--local-steps", "64", "--weights-dtype", "float32"]),
@@ -1375,6 +1377,10 @@ def pick(variants, words):
     """The variants named by `words`: a word that is a whole name picks that one, any other word every
     name that contains it; no words pick all."""
     names = [variant[0] for variant in variants]
+    unknown = [w for w in words or [] if not any(w in name for name in names)]
+    if unknown:
+        raise SystemExit(f"no variant is named {', '.join(map(repr, unknown))}: the names are "
+                         + "; ".join(map(repr, names)))
     return [v for v in variants if not words or v[0] in words
             or any(w in v[0] and w not in names for w in words)]
 
