@@ -19,6 +19,7 @@ Sections marked  # PLUMBING:  must agree between worker and coordinator
 """
 
 import argparse
+import contextlib
 import hashlib
 import inspect
 import io
@@ -505,6 +506,22 @@ def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
     return grads_g, grads_d, step_metrics(loss_d, loss_g, d_real, d_fake)
 
 
+@contextlib.contextmanager
+def left_as_found(models):
+    """Put the models' weights and BatchNorm statistics back as they were when the block ends, also
+    when it stops half-way (after_batch raises once the lease is lost): a worker's next unit must not
+    start from a lost unit's steps."""
+    start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
+    start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
+    try:
+        yield start
+    finally:
+        with torch.no_grad():
+            for name, p in named_parameters(models).items():
+                p.copy_(start[name])
+        load_buffers(models, start_buffers)
+
+
 def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
                    lookahead=LOOKAHEAD):
     """The mean gradient of a work unit, whatever mini-batch size the worker uses.
@@ -518,10 +535,9 @@ def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", a
     would draw grey images (the predecessor's bug). The models are left as
     they were found.
     """
-    start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    try:
+    with left_as_found(models):
         for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
             grads_g, grads_d, batch_metrics = minibatch_gradients(models, real, noise, lookahead)
             for name, g in zip(grads, grads_g + grads_d):
@@ -531,8 +547,6 @@ def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", a
             if after_batch:
                 after_batch()
         buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    finally:  # also when after_batch stops it half-way
-        load_buffers(models, start_buffers)
     return {"grads": {name: g.cpu() for name, g in grads.items()}, "buffers": buffers, "metrics": metrics}
 
 
@@ -570,10 +584,8 @@ def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", aft
     bytes as a gradient of one: H times fewer bytes per trained image. The
     models are left as they were found; the optimizers keep their state.
     """
-    start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
-    start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
-    try:
+    with left_as_found(models) as start:
         for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
             for key, value in alternating_step(models, optimizers, real, noise).items():
                 metrics[key] += value * weight
@@ -582,11 +594,6 @@ def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", aft
         with torch.no_grad():
             change = {name: (start[name] - p).cpu() for name, p in named_parameters(models).items()}
         buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    finally:  # also when after_batch stops it half-way: the next unit must not start from a lost one's steps
-        with torch.no_grad():
-            for name, p in named_parameters(models).items():
-                p.copy_(start[name])
-        load_buffers(models, start_buffers)
     return {"grads": change, "buffers": buffers, "metrics": metrics}
 
 

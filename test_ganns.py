@@ -977,6 +977,17 @@ def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
                  {"ids": [u["id"] for u in late]})[0]["n"] == len(late)
 
 
+@contextlib.contextmanager
+def short_leases(seconds):
+    """ganns.LEASE_SECONDS meanwhile: a worker extends its leases every LEASE_SECONDS / 4. (A plain try,
+    not pytest's monkeypatch: `python test_ganns.py` runs the tests without pytest.)"""
+    usual, ganns.LEASE_SECONDS = ganns.LEASE_SECONDS, seconds
+    try:
+        yield
+    finally:
+        ganns.LEASE_SECONDS = usual
+
+
 def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
     conn, args, run, models, optimizers = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
@@ -996,14 +1007,10 @@ def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost(
         except BaseException as error:
             job["future"].set_exception(error)
 
-    usual = ganns.LEASE_SECONDS
-    ganns.LEASE_SECONDS = 2  # the worker extends every LEASE_SECONDS / 4: every half second here
-    try:
+    with short_leases(2):  # the worker extends every LEASE_SECONDS / 4: every half second here
         threading.Thread(target=the_unit_computes, daemon=True).start()
         # (Twice PATIENCE: if the worker never stops, the_unit_computes says so first.)
         assert within(2 * PATIENCE, worker.wait_while_computing, student, job, "cpu") == b"its blob"
-    finally:  # (a plain try, not pytest's monkeypatch: `python test_ganns.py` runs the tests without pytest)
-        ganns.LEASE_SECONDS = usual
 
 
 def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
@@ -1034,9 +1041,7 @@ def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
             ganns.reap_expired_leases(conn)
             assert ganns.claim_unit(conn, "other")["id"] == later["unit"]["id"]
 
-    usual = ganns.LEASE_SECONDS
-    ganns.LEASE_SECONDS = 1  # the worker extends every LEASE_SECONDS / 4
-    try:
+    with short_leases(1):
         threading.Thread(target=a_long_unit, args=(computing,), daemon=True).start()
         assert within(2 * PATIENCE, worker.wait_while_computing, student, computing, "cpu", ahead) == b"its blob"
         assert query(conn, held, ahead["unit"])[0] == {"status": "claimed", "lease": ahead["unit"]["lease"]}
@@ -1045,8 +1050,6 @@ def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
         threading.Thread(target=a_long_unit, args=(ahead, taken_away), daemon=True).start()
         assert within(2 * PATIENCE, worker.wait_while_computing, student, ahead, "cpu", later) == b"its blob"
         assert later["stop"].is_set()  # work() then drops it instead of starting it
-    finally:
-        ganns.LEASE_SECONDS = usual
 
 
 def test_a_unit_stopped_half_way_leaves_the_models_as_it_found_them():
