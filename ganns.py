@@ -68,8 +68,8 @@ LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what d_loss and g_loss compu
                           # (the run records it, the model card prints it)
 
 # PLUMBING: how the work is cut up and shared out.
-LOCAL_STEPS = 16          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
-UNIT_SIZE = 1024          # images per unit: UNIT_SIZE / H for each local step (64); sets the bytes per image
+LOCAL_STEPS = 64          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
+UNIT_SIZE = 1024          # images per unit: UNIT_SIZE / H for each local step (16); sets the bytes per image
 BATCH_SIZE = 64           # a worker's mini-batch with --local-steps 1, and the unit size then
 UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
 MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
