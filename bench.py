@@ -1099,6 +1099,8 @@ DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
             ("simultaneous, distributed, staleness 1", "distributed", ["--lookahead", "0"]),
             ("lookahead 2e-4 (the default), 2 units a step", "local", []),
             ("lookahead 1e-3, 2 units a step", "local", ["--lookahead", "1e-3"]),
+            ("lookahead, 1 unit a step", "local", ["--units-per-step", "1"]),
+            ("lookahead, 4 units a step", "local", ["--units-per-step", "4"]),
             ("lookahead, 16 units a step", "local", ["--units-per-step", "16"]),
             ("lookahead, distributed, staleness 0", "distributed", ["--max-staleness", "0"]),
             ("lookahead, distributed, staleness 1", "distributed", [])]
