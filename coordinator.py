@@ -1,4 +1,4 @@
-"""The coordinator: cut epochs into work units, average the workers' gradients, step, publish.
+"""The coordinator: cut epochs into work units, average the workers' changes, step, publish.
 
     python coordinator.py --local-workers 2   # everything on this machine: database, coordinator, 2 workers
     python coordinator.py --db postgresql://teacher:secret@class.example.org/ganns --units-per-step 8
@@ -7,7 +7,7 @@
     python coordinator.py --export hub/       # checkpoint, samples, GIF and model card, ready to upload
 
 Kill it at any moment and start it again with the same command: it resumes
-from the last published version, Adam's moments included. --reset starts over.
+from the last published version. --reset starts over.
 """
 
 import argparse
@@ -145,155 +145,8 @@ def main(argv=None):
 
 
 # ---------------------------------------------------------------------------
-# Distributed mode.
+# The coordinator's loop and its step: the algorithm.
 # ---------------------------------------------------------------------------
-
-def set_aside_old_files(out):
-    """A new run starts with an empty out/: the last run's grids would mix into its page and its export."""
-    if out.is_dir() and any(out.iterdir()):
-        old = out.with_name(f"{out.name}-before-{time.strftime('%Y%m%d-%H%M%S')}")
-        out.rename(old)
-        log.info("moved the previous run's files from %s to %s", out, old)
-
-
-def start_or_resume(conn, args):
-    """The run in the database, resumed; or a new one if there is none or --reset was given."""
-    dataset = ganns.open_dataset(args.data, args.max_images)
-    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps)
-    models = ganns.build_models(config)
-    optimizers = ganns.build_optimizers(models)
-    run = ganns.read_run(conn)
-    if run and not args.reset:
-        if run["config"] != config:
-            differences = ", ".join([f"{key} {run['config'].get(key)} (you gave {value})" for key, value in config.items()
-                                     if key != "code" and run["config"].get(key) != value] +
-                                    [f"other code in {name}" for name in ganns.code_differences(run["config"])])
-            raise SystemExit(f"the database holds a run with {differences}: start with the same options "
-                             f"to resume it, or add --reset to start a new run")
-        # The weights as published: with --weights-dtype float16 the convolutions' weights move by
-        # up to 0.05% here, at each resume (a reconnect too), against about 1% for an Adam step.
-        # (The checkpoints in --out are exact.)
-        state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
-        optimizer_state = ganns.from_blob(ganns.read_optimizer(conn))
-        for model, opt, key in zip(models, optimizers, ganns.MODELS):
-            model.load_state_dict(state[key])
-            opt.load_state_dict(optimizer_state[key])
-        ganns.resume_run(conn)
-        log.info("resuming run %d at version %d", run["id"], run["version"])
-    else:
-        run = ganns.start_run(conn, config, ganns.weights_blob(models, config["weights_dtype"]),
-                              ganns.optimizer_blob(optimizers))
-        log.info("started run %d on %s: %s images, feature maps %d",
-                 run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
-        set_aside_old_files(args.out)
-    ganns.set_target(conn, args.epochs, args.steps, args.max_staleness)  # for --status's ETA, and workers
-    return run, models, optimizers
-
-
-def refuse(conn, row, reason):
-    log.warning("refused the result of unit %d from %s: %s; the unit goes back to the queue",
-                row["unit_id"], printable(row["worker"]), reason)
-    ganns.refuse_gradient(conn, row["id"])
-
-
-def checked_gradients(conn, models, ready, dtype, norms):
-    """(gradient, images) for each ready row whose blob passes the checks, one at a time, noting
-    its norm in `norms`; the others are refused on the way."""
-    for row in ready:
-        try:
-            part = ganns.load_blob(ganns.read_gradient(conn, row["id"]))
-            ganns.check_gradient(part, models, dtype)
-        except ValueError as error:
-            refuse(conn, row, str(error))
-            continue
-        norms[row["id"]] = ganns.gradient_norm(part)
-        yield ganns.widen(part), row["images"]
-
-
-def average_good_gradients(conn, models, ready, dtype):
-    """The average of the ready gradients that pass every check, its images, and their rows.
-
-    Memory stays flat: blobs are read one at a time and summed as they come.
-    The norm rule can judge a gradient only once every norm of the step is
-    known, so in the rare step with an outlier the sum is thrown away and taken
-    again without it: a second read, never a subtraction (taking a gradient a
-    million times longer than the rest back out of a float sum would leave
-    more rounding error than the rest are worth).
-    """
-    while ready:
-        norms = {}
-        average, images = ganns.average_units(checked_gradients(conn, models, ready, dtype, norms))
-        outliers = ganns.norm_outliers(norms)
-        for row in ready:
-            if row["id"] in outliers:
-                refuse(conn, row, f"its norm {norms[row['id']]:.3g} is more than {ganns.MAX_NORM_RATIO} times "
-                                  f"off the median of the step's others")
-        ready = [row for row in ready if row["id"] in norms and row["id"] not in outliers]
-        if not outliers:
-            return average, images, ready
-    return None, 0, []
-
-
-def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
-    """Average the ready gradients that pass the checks, step, publish version `step`; None if none passed."""
-    config = ganns.read_run(conn)["config"]
-    average, images, ready = average_good_gradients(conn, models, ready, getattr(torch, config["gradient_dtype"]))
-    if not ready:
-        return None
-    ganns.outer_step(models, optimizers, average, config)
-    stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
-             "workers": len({row["worker"] for row in ready})}
-    weights = ganns.weights_blob(models, config["weights_dtype"])
-    ganns.publish_step(conn, step, [row["id"] for row in ready], weights, stats)
-    return stats
-
-
-class Housekeeping:
-    """Every OPTIMIZER_EVERY steps: store Adam's state with the new version (to resume from), then
-    VACUUM (to keep the database's size flat however long the run).
-
-    Both can wait on the disk for seconds while workers upload (README: how a
-    step works), so they run in a thread, on a connection of their own,
-    and the steps go on meanwhile. If one is still busy at the next turn, that
-    turn is skipped; if it fails, a later turn tries again.
-    """
-
-    def __init__(self, url):
-        self.url, self.thread = url, None
-
-    def after_step(self, step, optimizers):
-        if step % ganns.OPTIMIZER_EVERY or (self.thread and self.thread.is_alive()):
-            return
-        blob = ganns.optimizer_blob(optimizers)  # this step's moments, before the next step changes them
-        self.thread = threading.Thread(target=self.work, args=(step, blob), daemon=True)
-        self.thread.start()
-
-    def work(self, step, blob):
-        try:
-            conn = ganns.connect(self.url, "housekeeping")
-            try:
-                ganns.store_optimizer(conn, step, blob)
-                ganns.vacuum(conn)
-            finally:
-                conn.close()
-        except (psycopg2.Error, SystemExit) as error:  # (connect() says SystemExit)
-            if threading.main_thread().is_alive():  # not when the coordinator exits and the local database with it
-                log.warning("could not store Adam's state at step %d (%s): the next turn tries again",
-                            step, ganns.first_line(error))
-
-    def wait(self):
-        if self.thread:
-            self.thread.join()
-
-
-def log_waiting(conn, ready, units_per_step, queue):
-    """What a long wait is waiting for: gradients, and workers to compute them."""
-    states = [w["state"] for w in ganns.leaderboard(conn)]
-    log.info("waiting for results: %d of %d in, %d units being computed; workers %d active, %d idle%s",
-             ready, units_per_step, queue["claimed"], states.count("active"), states.count("idle"),
-             "" if "active" in states else " (start one: python worker.py --name NAME)")
-
 
 def coordinate(conn, url, args, run, models, optimizers):
     """The coordinator's loop: queue epochs, step whenever enough gradients are in, until done."""
@@ -341,6 +194,164 @@ def coordinate(conn, url, args, run, models, optimizers):
     log.info("run finished at step %d", version)
 
 
+def take_step(conn, models, optimizers, ready, step, epoch, images_so_far):
+    """Average the ready gradients that pass the checks, step, publish version `step`; None if none passed."""
+    config = ganns.read_run(conn)["config"]
+    average, images, ready = average_good_gradients(conn, models, ready, getattr(torch, config["gradient_dtype"]))
+    if not ready:
+        return None
+    ganns.outer_step(models, optimizers, average, config)
+    stats = {"step": step, "epoch": epoch, "images": images_so_far + images, **average["metrics"],
+             "workers": len({row["worker"] for row in ready})}
+    weights = ganns.weights_blob(models, config["weights_dtype"])
+    ganns.publish_step(conn, step, [row["id"] for row in ready], weights, stats)
+    return stats
+
+
+def average_good_gradients(conn, models, ready, dtype):
+    """The average of the ready gradients that pass every check, its images, and their rows.
+
+    Memory stays flat: blobs are read one at a time and summed as they come.
+    The norm rule can judge a gradient only once every norm of the step is
+    known, so in the rare step with an outlier the sum is thrown away and taken
+    again without it: a second read, never a subtraction (taking a gradient a
+    million times longer than the rest back out of a float sum would leave
+    more rounding error than the rest are worth).
+    """
+    while ready:
+        norms = {}
+        average, images = ganns.average_units(checked_gradients(conn, models, ready, dtype, norms))
+        outliers = ganns.norm_outliers(norms)
+        for row in ready:
+            if row["id"] in outliers:
+                refuse(conn, row, f"its norm {norms[row['id']]:.3g} is more than {ganns.MAX_NORM_RATIO} times "
+                                  f"off the median of the step's others")
+        ready = [row for row in ready if row["id"] in norms and row["id"] not in outliers]
+        if not outliers:
+            return average, images, ready
+    return None, 0, []
+
+
+def checked_gradients(conn, models, ready, dtype, norms):
+    """(gradient, images) for each ready row whose blob passes the checks, one at a time, noting
+    its norm in `norms`; the others are refused on the way."""
+    for row in ready:
+        try:
+            part = ganns.load_blob(ganns.read_gradient(conn, row["id"]))
+            ganns.check_gradient(part, models, dtype)
+        except ValueError as error:
+            refuse(conn, row, str(error))
+            continue
+        norms[row["id"]] = ganns.gradient_norm(part)
+        yield ganns.widen(part), row["images"]
+
+
+def refuse(conn, row, reason):
+    log.warning("refused the result of unit %d from %s: %s; the unit goes back to the queue",
+                row["unit_id"], printable(row["worker"]), reason)
+    ganns.refuse_gradient(conn, row["id"])
+
+
+def log_waiting(conn, ready, units_per_step, queue):
+    """What a long wait is waiting for: gradients, and workers to compute them."""
+    states = [w["state"] for w in ganns.leaderboard(conn)]
+    log.info("waiting for results: %d of %d in, %d units being computed; workers %d active, %d idle%s",
+             ready, units_per_step, queue["claimed"], states.count("active"), states.count("idle"),
+             "" if "active" in states else " (start one: python worker.py --name NAME)")
+
+
+# ---------------------------------------------------------------------------
+# Starting, resuming and keeping the database tidy.
+# ---------------------------------------------------------------------------
+
+def start_or_resume(conn, args):
+    """The run in the database, resumed; or a new one if there is none or --reset was given."""
+    dataset = ganns.open_dataset(args.data, args.max_images)
+    config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
+                              args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps)
+    models = ganns.build_models(config)
+    optimizers = ganns.build_optimizers(models)
+    run = ganns.read_run(conn)
+    if run and not args.reset:
+        if run["config"] != config:
+            differences = ", ".join([f"{key} {run['config'].get(key)} (you gave {value})" for key, value in config.items()
+                                     if key != "code" and run["config"].get(key) != value] +
+                                    [f"other code in {name}" for name in ganns.code_differences(run["config"])])
+            raise SystemExit(f"the database holds a run with {differences}: start with the same options "
+                             f"to resume it, or add --reset to start a new run")
+        # The weights as published: with --weights-dtype float16 the convolutions' weights move by
+        # up to 0.05% here, at each resume (a reconnect too), against about 1% for an Adam step.
+        # (The checkpoints in --out are exact.)
+        state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
+        optimizer_state = ganns.from_blob(ganns.read_optimizer(conn))
+        for model, opt, key in zip(models, optimizers, ganns.MODELS):
+            model.load_state_dict(state[key])
+            opt.load_state_dict(optimizer_state[key])
+        ganns.resume_run(conn)
+        log.info("resuming run %d at version %d", run["id"], run["version"])
+    else:
+        run = ganns.start_run(conn, config, ganns.weights_blob(models, config["weights_dtype"]),
+                              ganns.optimizer_blob(optimizers))
+        log.info("started run %d on %s: %s images, feature maps %d",
+                 run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
+        set_aside_old_files(args.out)
+    ganns.set_target(conn, args.epochs, args.steps, args.max_staleness)  # for --status's ETA, and workers
+    return run, models, optimizers
+
+
+def set_aside_old_files(out):
+    """A new run starts with an empty out/: the last run's grids would mix into its page and its export."""
+    if out.is_dir() and any(out.iterdir()):
+        old = out.with_name(f"{out.name}-before-{time.strftime('%Y%m%d-%H%M%S')}")
+        out.rename(old)
+        log.info("moved the previous run's files from %s to %s", out, old)
+
+
+def connect(url, patient=False):
+    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
+    conn = ganns.connect(url, "coordinator", patient)
+    ganns.bound_waits(conn)
+    return conn
+
+
+class Housekeeping:
+    """Every OPTIMIZER_EVERY steps: store Adam's state with the new version (to resume from), then
+    VACUUM (to keep the database's size flat however long the run).
+
+    Both can wait on the disk for seconds while workers upload (README: how a
+    step works), so they run in a thread, on a connection of their own,
+    and the steps go on meanwhile. If one is still busy at the next turn, that
+    turn is skipped; if it fails, a later turn tries again.
+    """
+
+    def __init__(self, url):
+        self.url, self.thread = url, None
+
+    def after_step(self, step, optimizers):
+        if step % ganns.OPTIMIZER_EVERY or (self.thread and self.thread.is_alive()):
+            return
+        blob = ganns.optimizer_blob(optimizers)  # this step's moments, before the next step changes them
+        self.thread = threading.Thread(target=self.work, args=(step, blob), daemon=True)
+        self.thread.start()
+
+    def work(self, step, blob):
+        try:
+            conn = ganns.connect(self.url, "housekeeping")
+            try:
+                ganns.store_optimizer(conn, step, blob)
+                ganns.vacuum(conn)
+            finally:
+                conn.close()
+        except (psycopg2.Error, SystemExit) as error:  # (connect() says SystemExit)
+            if threading.main_thread().is_alive():  # not when the coordinator exits and the local database with it
+                log.warning("could not store Adam's state at step %d (%s): the next turn tries again",
+                            step, ganns.first_line(error))
+
+    def wait(self):
+        if self.thread:
+            self.thread.join()
+
+
 def start_local_workers(url, count):
     """Worker processes on this machine, sharing its cores; the URL goes by environment, not argv (ps shows argv)."""
     threads = max(1, (os.cpu_count() or 2) // count)
@@ -358,13 +369,6 @@ def stop_local_workers(workers):
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             worker.send_signal(signal.SIGINT)
             worker.wait()
-
-
-def connect(url, patient=False):
-    """The coordinator's connection, on which no wait for a lock or a statement lasts without bound."""
-    conn = ganns.connect(url, "coordinator", patient)
-    ganns.bound_waits(conn)
-    return conn
 
 
 # ---------------------------------------------------------------------------
@@ -469,10 +473,8 @@ class Progress:
         if args.steps:
             remaining = min(remaining, (args.steps - stats["step"]) * args.units_per_step * self.config["unit_size"])
         eta = duration(max(remaining, 0) / rate) if rate > 0 else "?"
-        log.info("step %d | epoch %.2f | %s images | Loss_D %.3f Loss_G %.3f D(x) %.3f D(G(z)) %.3f "
-                 "| workers %d | %.1f images/s | ETA %s",
-                 stats["step"], stats["images"] / size, f"{stats['images']:,}",
-                 stats["loss_d"], stats["loss_g"], stats["d_real"], stats["d_fake"], stats["workers"], rate, eta)
+        log.info("step %d | epoch %.2f | %s images | %s | workers %d | %.1f images/s | ETA %s", stats["step"],
+                 stats["images"] / size, f"{stats['images']:,}", ganns.metrics_text(stats), stats["workers"], rate, eta)
         self.rate, self.eta = rate, eta
         self.history.append({**stats, "time": time.time()})
         if stats["step"] % args.sample_every == 0:
@@ -532,16 +534,16 @@ def duration(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def epoch_progress(images, dataset_size, epochs):
-    """(3, 0.45): the epoch being worked on, and how far into it."""
+def progress_line(images, dataset_size, epochs, rate, eta):
+    """'epoch 3 of 5, 45% done | 12,345 images | 56.7 images/s | ETA 0:12:34', for the page and --status."""
     done = images / dataset_size
-    current = min(int(done) + 1, max(epochs, 1))
-    return current, min(done - current + 1, 1)
+    epoch = min(int(done) + 1, max(epochs, 1))
+    return (f"epoch {epoch} of {epochs}, {min(done - epoch + 1, 1):.0%} done | {images:,} images | "
+            f"{rate:.1f} images/s | ETA {eta}")
 
 
 def machine(worker):
-    """A worker's machine in a few words. Workers describe themselves: the leaderboard view gives
-    NULL for what it could not trust, shown here as "?"."""
+    """A worker's machine in a few words ("?" where the leaderboard view found nothing it could trust)."""
     if worker["gpu"]:
         memory = worker["gpu_memory_gb"]
         return f"{worker['gpu']} ({'?' if memory is None else f'{memory:.0f}'} GB)"
@@ -557,6 +559,17 @@ def cluster_totals(workers):
     gpu_text = f"{plural(len(gpus), 'GPU')} with {gpu_memory:.0f} GB" if gpus else "no GPU"
     return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] or 0 for w in machines)} CPU cores, "
             f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
+
+
+COLUMNS = ("#", "name", "state", "units", "refused", "images", "images/s", "last seen", "machine")
+
+
+def worker_rows(workers):
+    """The leaderboard as rows of text (COLUMNS), for the page and for --status. Names and machines are
+    the students' own words: printable() keeps control characters out of the instructor's terminal."""
+    return [[str(rank), printable(w["name"]), w["state"], f"{w['units']:,}", f"{w['units_refused']:,}",
+             f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}", ago(w["seen_ago"]), printable(machine(w))]
+            for rank, w in enumerate(workers, 1)]
 
 
 def more_workers(workers):
@@ -577,8 +590,7 @@ body{{font:15px/1.5 system-ui,sans-serif;max-width:1000px;margin:auto;padding:0 
 svg{{width:460px;max-width:100%}} td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
 </style></head><body>
 <h1>GANNs with friends: {state}</h1>
-<p>A DCGAN learning {dataset}: at step {step:,}, epoch {epoch} of {epochs} ({part:.0%} done), images {images:,},
-{rate:.1f} images/s, ETA {eta}, {active} active (updated {now}).</p>
+<p>A DCGAN learning {dataset}: step {step:,} | {progress} | {active} active (updated {now})</p>
 <h2>Latest samples</h2>{latest}
 <h2>Curves</h2>{charts}
 <h2>Earlier samples</h2><div class="strip">{strip}</div>
@@ -632,12 +644,9 @@ def leaderboard_html(workers):
         return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
     if not workers:
         return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
-    cells = [[rank, html.escape(w["name"]), w["state"], f"{w['units']:,}", f"{w['units_refused']:,}",
-              f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}", html.escape(machine(w)), ago(w["seen_ago"])]
-             for rank, w in enumerate(workers, 1)]
-    rows = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in cells)
-    header = "".join(f"<th>{name}</th>" for name in
-                     ("#", "name", "state", "units", "refused", "images", "images/s", "machine", "last seen"))
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in worker_rows(workers))
+    header = "".join(f"<th>{name}</th>" for name in COLUMNS)
     return (f"<table><tr>{header}</tr>{rows}</table><p>{more_workers(workers)}</p>"
             f"<p>Together: {cluster_totals(workers)}.</p>")
 
@@ -650,13 +659,12 @@ def render_page(args, config, stats, history, rate, eta, workers, finished):
               else f"<p>The first samples appear at step {args.sample_every}.</p>")
     strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
                     f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "None yet."
-    epoch, part = epoch_progress(stats["images"], config["dataset_size"], args.epochs)
     settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step,
                 "max_staleness": args.max_staleness, "epochs": args.epochs, "steps": args.steps or "no limit"}
     return PAGE.format(
         refresh="" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">',
         step=stats["step"], state="finished" if finished else "training", dataset=html.escape(config["dataset"]),
-        epoch=epoch, epochs=args.epochs, part=part, images=stats["images"], rate=rate, eta="done" if finished else eta,
+        progress=progress_line(stats["images"], config["dataset_size"], args.epochs, rate, "done" if finished else eta),
         active="1 worker" if workers is None else plural(sum(w["state"] == "active" for w in workers), "worker"),
         now=time.strftime("%H:%M:%S"), latest=latest, charts=charts(history), strip=strip,
         leaderboard=leaderboard_html(workers),
@@ -706,11 +714,9 @@ def show_status(conn):
         last, eta = recent[0], status_eta(run, target, recent)
         rate = (last["images"] - recent[-1]["images"]) / max(last["at"] - recent[-1]["at"], 1e-9)
         eta = "done" if run["status"] == "finished" else duration(eta) if eta is not None else "?"
-        epoch, part = epoch_progress(last["images"], config["dataset_size"], target["target_epochs"])
-        print(f"step {last['step']:,} | epoch {epoch} of {target['target_epochs']}, {part:.0%} done | "
-              f"{last['images']:,} images | {rate:.1f} images/s | ETA {eta} | last step {ago(last['ago'])}")
-        print(f"Loss_D {last['loss_d']:.3f} Loss_G {last['loss_g']:.3f} D(x) {last['d_real']:.3f} "
-              f"D(G(z)) {last['d_fake']:.3f}")
+        progress = progress_line(last["images"], config["dataset_size"], target["target_epochs"], rate, eta)
+        print(f"step {last['step']:,} | {progress} | last step {ago(last['ago'])}")
+        print(ganns.metrics_text(last))
     else:
         print("no step yet")
     print_workers(ganns.leaderboard(conn))
@@ -722,14 +728,14 @@ def print_workers(workers):
         return
     states = [w["state"] for w in workers]
     print(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone; "
-          f"together {cluster_totals(workers)}")
-    width = max(len(printable(w["name"])) for w in workers)
-    print(f"\n  # {'name':<{width}} state   units refused    images images/s  last seen     machine")
-    for rank, w in enumerate(workers, 1):
-        print(f"{rank:>3} {printable(w['name']):<{width}} {w['state']:<6} {w['units']:>6,} {w['units_refused']:>7,} "
-              f"{w['images']:>9,} {w['images_per_s'] or 0:>8.1f}  {ago(w['seen_ago']):<13} {printable(machine(w))}")
+          f"together {cluster_totals(workers)}\n")
+    rows = [list(COLUMNS)] + worker_rows(workers)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:  # numbers to the right, words to the left
+        print(" ".join(cell.rjust(width) if name in ("#", "units", "refused", "images", "images/s") else
+                       cell.ljust(width) for name, cell, width in zip(COLUMNS, row, widths)).rstrip())
     if more_workers(workers):
-        print(f"    {more_workers(workers)}")
+        print(more_workers(workers))
 
 
 MODEL_CARD = """---

@@ -2,20 +2,20 @@
 
     coordinator.py                 PostgreSQL                  worker.py (x many)
     --------------                 ----------                  ------------------
-    cut an epoch into units  --->  work_units  --- claim --->  compute the gradients of
-                                                               D and G on the unit's images
-    average N gradients,     <---  gradients   <-- upload ---
-    take one Adam step       --->  weights     --- fetch --->  (next unit, new weights)
+    cut an epoch into units  --->  work_units  --- claim --->  train D and G on the unit's
+                                                               images, from the weights it got
+    average N changes,       <---  gradients   <-- upload ---  (start - end: how far they moved)
+    move the weights by it   --->  weights     --- fetch --->  next unit, new weights
 
 This module is everything the two scripts share, read top to bottom:
 hyperparameters, the two models, the data, one training step, the blob format,
-the database queries and a few command-line helpers.
+the queue's SQL in the order a unit lives, and the helpers.
 
-Sections marked  # ALGO:  are the ones to change (losses, optimiser, architecture).
-What a worker computes is fingerprinted in the run (WORKER_COMPUTES): give every
-worker the changed file, or it refuses to join with one line.
-Sections marked  # PLUMBING:  must agree between worker and coordinator
-(blob format, SQL, versions): change them on both sides or not at all.
+Sections marked  # ALGO:  are the ones to change (losses, optimiser, architecture,
+aggregation); each says what else must change with it. What a worker computes is
+fingerprinted in the run (WORKER_COMPUTES): give every worker the changed file, or
+it refuses to join with one line. Sections marked  # PLUMBING:  must agree between
+worker and coordinator (blob format, SQL, versions): change them on both sides or not at all.
 """
 
 import argparse
@@ -426,12 +426,18 @@ def epoch_units(num_images, unit_size, epoch, seed):
 
 
 # ---------------------------------------------------------------------------
-# One training step: gradients on a worker, their average and the Adam step
-# on the coordinator. `coordinator.py --local` runs exactly this code with no
-# database in between.
+# One training step: a worker's local steps on its unit (or, with --local-steps 1,
+# its gradient), the average of the workers' results, and the coordinator's step.
+# `coordinator.py --local` runs exactly this code with no database in between.
 # ---------------------------------------------------------------------------
 
-METRICS = ("loss_d", "loss_g", "d_real", "d_fake")  # every step's numbers: the tutorial's Loss_D, Loss_G, D(x), D(G(z))
+# Every step's numbers, by the names the tables and blobs use, and as the tutorial prints them.
+METRICS = {"loss_d": "Loss_D", "loss_g": "Loss_G", "d_real": "D(x)", "d_fake": "D(G(z))"}
+
+
+def metrics_text(stats):
+    """'Loss_D 1.234 Loss_G 2.345 D(x) 0.678 D(G(z)) 0.123', as the tutorial prints a step."""
+    return " ".join(f"{label} {stats[key]:.3f}" for key, label in METRICS.items())
 
 
 def minibatches(dataset, unit, batch_size, latent_dim, device):
@@ -818,7 +824,7 @@ def check_gradient(part, models, dtype=torch.float32):
     metrics = part["metrics"]
     if not (isinstance(metrics, dict) and metrics.keys() == set(METRICS)
             and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
-        raise ValueError("metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake")
+        raise ValueError(f"metrics: expected {len(METRICS)} finite floats, {', '.join(METRICS)}")
 
 
 def check_weights(state, models, dtype):
@@ -862,74 +868,21 @@ def norm_outliers(norms, ratio=MAX_NORM_RATIO):
 
 
 # ---------------------------------------------------------------------------
-# Database. PLUMBING: the queries both scripts run; the tables are in schema.sql.
-# Every function is one transaction (`with conn:` commits, or rolls back on error).
+# The queue. PLUMBING: the SQL both scripts run, in the order a unit lives: queued,
+# claimed, kept alive, uploaded, stepped on, cleaned up. The tables are in schema.sql; every
+# function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
 READ_RUN = "SELECT id, config, version, status, max_staleness FROM run"
 
-READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
 
-# Tables but no schema_version: made by the code from before versions were kept.
-HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
+def read_run(conn):
+    """The run row, or None if there is none yet (or not even the tables: no coordinator has started)."""
+    try:
+        return first(execute(conn, READ_RUN))
+    except psycopg2.errors.UndefinedTable:
+        return None
 
-# --reset on a database that an older version set up: its tables go, with the old run in them.
-DROP_TABLES = """
-DROP VIEW IF EXISTS gradient_uploads;
-DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version,
-                     coordinator_lock CASCADE"""
-
-# A worker introduces itself when it joins a run (again, after a restart).
-REGISTER_WORKER = """
-INSERT INTO workers (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version)
-VALUES (%(name)s, %(host)s, %(device)s, %(cpu_cores)s, %(ram_gb)s, %(gpu)s, %(gpu_memory_gb)s, %(torch_version)s)
-ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device, cpu_cores = excluded.cpu_cores,
-    ram_gb = excluded.ram_gb, gpu = excluded.gpu, gpu_memory_gb = excluded.gpu_memory_gb,
-    torch_version = excluded.torch_version, last_seen = now()"""
-
-WORKER_SEEN = "UPDATE workers SET images_per_s = %(images_per_s)s, last_seen = now() WHERE name = %(name)s"
-
-# What the status, the live page and the model card show: the view in schema.sql,
-# which bounds whatever the workers wrote about themselves, and which students may read too.
-LEADERBOARD = "SELECT * FROM leaderboard"
-
-READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
-
-SET_TARGET = """
-UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s, max_staleness = %(max_staleness)s"""
-
-# The newest steps: the latest losses, and the rate of the last few for an ETA.
-RECENT_STEPS = """
-SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
-       extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
-FROM steps ORDER BY step DESC LIMIT %(count)s"""
-
-# Two coordinators on one run would both step it: one holds the table coordinator_lock
-# (schema.sql says why this table, in this mode) in a transaction it never ends, on a
-# connection of its own. Waiting ends after lock_timeout. That connection sits idle
-# in that transaction, so the database must not end it for that; and TCP keepalives
-# let the server notice within about a minute that a coordinator's machine is gone.
-LOCK_SESSION = """
-SELECT set_config('idle_in_transaction_session_timeout', '0', false), set_config('tcp_keepalives_idle', '30', false),
-       set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false),
-       set_config('lock_timeout', %(patience)s, true)"""
-LOCK_COORDINATOR = "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE"
-
-# Every lock the coordinator waits for, and every statement, ends after a while:
-# a student can hold locks in a transaction left open, but cannot make the
-# coordinator wait for them without bound. A slow upload (10 s at 10 Mbit/s)
-# holds its tables' locks as long as it lasts, so a restart's schema.sql waits that long.
-LOCK_TIMEOUT, STATEMENT_TIMEOUT = "10s", "120s"
-BOUND_WAITS = """
-SELECT set_config('lock_timeout', %(lock)s, false), set_config('statement_timeout', %(statement)s, false)"""
-
-# Who holds a lock on one of this database's tables, besides this session: whom a
-# statement that timed out was waiting for (usually a transaction left open).
-LOCK_HOLDERS = """
-SELECT DISTINCT a.usename AS login, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation IN (
-    SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname <> 'coordinator_lock')
-ORDER BY login, a.pid"""
 
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
@@ -940,40 +893,38 @@ INSERT INTO run (id, config, version, status) VALUES (%(id)s, %(config)s, 0, 'tr
 
 COPY_WEIGHTS = "COPY weights (version, weights, optimizer) FROM STDIN (FORMAT binary)"
 
+
+def start_run(conn, config, weights, optimizer):
+    """Wipe any old run and publish version 0 of a new one, atomically."""
+    run_id = random.SystemRandom().randrange(1, 2**62)
+    with conn, conn.cursor() as cur:
+        cur.execute(CLEAR_RUN)
+        cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config)})
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", 0), weights, optimizer)
+        cur.execute(NOTIFY_WORK)
+    return read_run(conn)
+
+
 # psycopg2 sends and receives BYTEA as hex text: twice the blob on the wire.
 # COPY in binary format carries the bytes as they are, so every blob travels
 # through one of these (https://www.postgresql.org/docs/current/sql-copy.html).
 READ_WEIGHTS = "COPY (SELECT weights FROM weights WHERE version = %(version)s) TO STDOUT (FORMAT binary)"
 
-# The newest Adam state. It is twice the weights' size, too slow to write every
-# step, so it is stored every OPTIMIZER_EVERY versions: a coordinator that
-# resumes at version V continues with moments up to that many steps older.
-# It is added to its version's row after the step (through the session's upload table below).
-STORE_OPTIMIZER = "UPDATE weights SET optimizer = (SELECT blob FROM upload) WHERE version = %(version)s"
 
-READ_OPTIMIZER = """
-COPY (SELECT optimizer FROM weights WHERE optimizer IS NOT NULL ORDER BY version DESC LIMIT 1)
-TO STDOUT (FORMAT binary)"""
+def read_weights(conn, version):
+    """A version's weights blob, or None once it has been replaced and deleted."""
+    return copy_out(conn, READ_WEIGHTS, {"version": version})
 
-READ_GRADIENT = "COPY (SELECT blob FROM gradients WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
-
-# Adam's state lands in a table of the coordinator's own session first, for
-# STORE_OPTIMIZER to take. ON COMMIT DELETE ROWS empties it after.
-CREATE_UPLOAD_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS upload (blob BYTEA) ON COMMIT DELETE ROWS;
-ALTER TABLE upload ALTER COLUMN blob SET STORAGE EXTERNAL"""
-
-COPY_UPLOAD = "COPY upload (blob) FROM STDIN (FORMAT binary)"
-
-# Waiting workers and the coordinator LISTEN instead of polling: a NOTIFY is
-# delivered when the transaction that sent it commits.
-# https://www.postgresql.org/docs/current/sql-notify.html
-LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                  # new units or new weights
-LISTEN_GRADIENTS, NOTIFY_GRADIENTS = "LISTEN gradients", "NOTIFY gradients"  # a gradient arrived
-
-READ_LAST_STEP = "SELECT step, epoch, images FROM steps ORDER BY step DESC LIMIT 1"
 
 INSERT_UNITS = "INSERT INTO work_units (epoch, position, indices, noise_seed) VALUES %s"
+
+
+def add_units(conn, units):
+    rows = [(u["epoch"], u["position"], u["indices"], u["noise_seed"]) for u in units]
+    with conn, conn.cursor() as cur:
+        psycopg2.extras.execute_values(cur, INSERT_UNITS, rows, page_size=1000)
+        cur.execute(NOTIFY_WORK)
+
 
 # What the coordinator needs to decide: cut a new epoch, step, or finish.
 QUEUE_STATE = """
@@ -982,6 +933,11 @@ SELECT coalesce(max(epoch), 0) AS epoch,
        count(*) FILTER (WHERE status = 'claimed') AS claimed
 FROM work_units"""
 
+
+def queue_state(conn):
+    return first(execute(conn, QUEUE_STATE))
+
+
 # The claim: schema.sql's claim_unit, which takes the next pending unit
 # (FOR UPDATE SKIP LOCKED) with a new lease number, the fencing token every
 # later write must show. No row: no work now, or this login holds its most.
@@ -989,16 +945,33 @@ CLAIM_UNIT = """
 SELECT id, epoch, indices, noise_seed, lease, claimed_version AS version
 FROM claim_unit(%(worker)s, %(lease_seconds)s)"""
 
+
+def claim_unit(conn, worker, lease_seconds=LEASE_SECONDS):
+    return first(execute(conn, CLAIM_UNIT, {"worker": worker, "lease_seconds": lease_seconds}))
+
+
 # A worker pushes its lease forward while it computes; no row back = lease lost.
 EXTEND_LEASE = """
 UPDATE work_units SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'
 RETURNING id"""
 
+
+def extend_lease(conn, unit, lease_seconds=LEASE_SECONDS):
+    """True while this worker still holds the unit."""
+    params = {"unit_id": unit["id"], "lease": unit["lease"], "lease_seconds": lease_seconds}
+    return bool(execute(conn, EXTEND_LEASE, params))
+
+
 # Ctrl-C on a worker: the unit is free again at once instead of after its lease.
 GIVE_BACK_UNIT = """
 UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
 WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'claimed'"""
+
+
+def give_back_unit(conn, unit):
+    execute(conn, GIVE_BACK_UNIT, {"unit_id": unit["id"], "lease": unit["lease"]})
+
 
 # The upload. PostgreSQL refuses COPY into a table with row-level security
 # (schema.sql: what a student may do), so a gradient goes into the view
@@ -1012,6 +985,36 @@ COPY_GRADIENT = "COPY gradient_uploads (unit_id, lease, version, worker, blob) F
 # Whether the COPY above stored the gradient: its unit is computed under this worker's lease.
 UPLOADED = "SELECT FROM work_units WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'computed'"
 
+
+def upload_gradient(conn, unit, worker, blob):
+    """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
+    name = worker.encode(psycopg2.extensions.encodings[conn.encoding])  # COPY reads text in the connection's encoding
+    with conn, conn.cursor() as cur:
+        copy_in(cur, COPY_GRADIENT, struct.pack("!q", unit["id"]), struct.pack("!q", unit["lease"]),
+                struct.pack("!i", unit["version"]), name, blob)
+        cur.execute(UPLOADED, {"unit_id": unit["id"], "lease": unit["lease"]})
+        accepted = cur.rowcount == 1
+        if accepted:
+            cur.execute(NOTIFY_GRADIENTS)
+    return accepted
+
+
+READY_GRADIENTS = """
+SELECT id, unit_id, version, worker, images FROM gradients
+WHERE version >= %(oldest)s ORDER BY id"""
+
+
+def ready_gradients(conn, oldest):
+    return execute(conn, READY_GRADIENTS, {"oldest": oldest})
+
+
+READ_GRADIENT = "COPY (SELECT blob FROM gradients WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
+
+
+def read_gradient(conn, gradient_id):
+    return copy_out(conn, READ_GRADIENT, {"id": gradient_id})
+
+
 # A gradient that failed the coordinator's checks: forget it, recompute its
 # unit, and count it against the worker name that sent it, all at once. The
 # worker's row is its student's to lock (SELECT ... FOR UPDATE in a transaction
@@ -1023,24 +1026,10 @@ WITH refused AS (DELETE FROM gradients WHERE id = %(id)s RETURNING unit_id, work
 UPDATE workers SET units_refused = units_refused + 1
 WHERE name IN (SELECT name FROM workers WHERE name IN (SELECT worker FROM refused) FOR UPDATE SKIP LOCKED)"""
 
-# Units whose worker went silent go back to the queue. A unit its student keeps
-# locked is skipped (SKIP LOCKED) and tried again next turn: the coordinator
-# never waits for a student. EXPIRED_BUT_LOCKED, in the same transaction
-# (the same now()), then names whose units were skipped.
-REAP_EXPIRED_LEASES = """
-UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
-WHERE id IN (SELECT id FROM work_units WHERE status = 'claimed' AND lease_expires < now() FOR UPDATE SKIP LOCKED)"""
-EXPIRED_BUT_LOCKED = "SELECT DISTINCT login FROM work_units WHERE status = 'claimed' AND lease_expires < now()"
 
-# Gradients computed on weights too old to use: drop them, recompute their units.
-REQUEUE_STALE = """
-WITH stale AS (DELETE FROM gradients WHERE version < %(oldest)s RETURNING unit_id)
-UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
-WHERE id IN (SELECT unit_id FROM stale)"""
+def refuse_gradient(conn, gradient_id):
+    execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
 
-READY_GRADIENTS = """
-SELECT id, unit_id, version, worker, images FROM gradients
-WHERE version >= %(oldest)s ORDER BY id"""
 
 # The step's bookkeeping, all in one transaction (publish_step): a coordinator
 # killed half-way leaves no half-published step, only the last whole one.
@@ -1065,6 +1054,92 @@ DELETE_OLD_WEIGHTS = """
 DELETE FROM weights WHERE version <= %(step)s - %(keep)s
 AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 
+
+def publish_step(conn, step, gradient_ids, weights, stats):
+    """New weights, the ledger and the losses: all of it or none of it. (Adam's state follows: store_optimizer.)"""
+    ids = {"step": step, "gradient_ids": list(gradient_ids)}
+    with conn, conn.cursor() as cur:
+        cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed
+        cur.execute(MARK_UNITS_DONE, ids)
+        if cur.rowcount != len(gradient_ids):
+            raise RuntimeError(f"step {step}: {len(gradient_ids) - cur.rowcount} of its units changed under it")
+        cur.execute(DELETE_GRADIENTS, ids)
+        cur.execute(ADVANCE_VERSION, ids)
+        if cur.rowcount != 1:
+            raise RuntimeError(f"step {step}: another coordinator published this version first")
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, None)
+        cur.execute(INSERT_STEP, {"step": step, **stats})
+        cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
+        cur.execute(NOTIFY_WORK)
+
+
+# The newest Adam state. It is twice the weights' size, too slow to write every
+# step, so it is stored every OPTIMIZER_EVERY versions: a coordinator that
+# resumes at version V continues with moments up to that many steps older.
+# It is added to its version's row after the step (through the session's upload table below).
+STORE_OPTIMIZER = "UPDATE weights SET optimizer = (SELECT blob FROM upload) WHERE version = %(version)s"
+
+# Adam's state lands in a table of the coordinator's own session first, for
+# STORE_OPTIMIZER to take. ON COMMIT DELETE ROWS empties it after.
+CREATE_UPLOAD_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS upload (blob BYTEA) ON COMMIT DELETE ROWS;
+ALTER TABLE upload ALTER COLUMN blob SET STORAGE EXTERNAL"""
+
+COPY_UPLOAD = "COPY upload (blob) FROM STDIN (FORMAT binary)"
+
+
+def store_optimizer(conn, version, blob):
+    with conn, conn.cursor() as cur:
+        cur.execute(CREATE_UPLOAD_TABLE)
+        copy_in(cur, COPY_UPLOAD, blob)
+        cur.execute(STORE_OPTIMIZER, {"version": version})
+
+
+READ_OPTIMIZER = """
+COPY (SELECT optimizer FROM weights WHERE optimizer IS NOT NULL ORDER BY version DESC LIMIT 1)
+TO STDOUT (FORMAT binary)"""
+
+
+def read_optimizer(conn):
+    return copy_out(conn, READ_OPTIMIZER, {})
+
+
+# Units whose worker went silent go back to the queue. A unit its student keeps
+# locked is skipped (SKIP LOCKED) and tried again next turn: the coordinator
+# never waits for a student. EXPIRED_BUT_LOCKED, in the same transaction
+# (the same now()), then names whose units were skipped.
+REAP_EXPIRED_LEASES = """
+UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL, lease_expires = NULL
+WHERE id IN (SELECT id FROM work_units WHERE status = 'claimed' AND lease_expires < now() FOR UPDATE SKIP LOCKED)"""
+
+EXPIRED_BUT_LOCKED = "SELECT DISTINCT login FROM work_units WHERE status = 'claimed' AND lease_expires < now()"
+
+
+def reap_expired_leases(conn):
+    """Requeue the units whose lease ran out; return the logins whose expired units were locked, and skipped."""
+    with conn, conn.cursor() as cur:
+        cur.execute(REAP_EXPIRED_LEASES)
+        if cur.rowcount:
+            cur.execute(NOTIFY_WORK)
+        cur.execute(EXPIRED_BUT_LOCKED)
+        return [login for login, in cur.fetchall()]
+
+
+# Gradients computed on weights too old to use: drop them, recompute their units.
+REQUEUE_STALE = """
+WITH stale AS (DELETE FROM gradients WHERE version < %(oldest)s RETURNING unit_id)
+UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
+WHERE id IN (SELECT unit_id FROM stale)"""
+
+
+def requeue_stale(conn, oldest):
+    """Drop the gradients too old to use, send their units back, and wake waiting workers if any were."""
+    with conn, conn.cursor() as cur:
+        cur.execute(REQUEUE_STALE, {"oldest": oldest})
+        if cur.rowcount:
+            cur.execute(NOTIFY_WORK)
+
+
 # Deleted blobs leave dead rows behind; VACUUM makes their space reusable
 # (autovacuum does too, but lags far behind a run writing tens of MB a step).
 # TRUNCATE false: giving the freed end of a table back to the disk needs the
@@ -1072,10 +1147,109 @@ AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
 # weights, each time. Its space is reused by the next versions anyway.
 VACUUM = "VACUUM (TRUNCATE false) weights, gradients, work_units"
 
-FINISH_RUN = "UPDATE run SET status = 'finished'"
+
+def vacuum(conn):
+    conn.autocommit = True  # VACUUM cannot run inside a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(VACUUM)
+    finally:
+        conn.autocommit = False
+
+
+SET_TARGET = """
+UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s, max_staleness = %(max_staleness)s"""
+
+
+def set_target(conn, epochs, steps, max_staleness):
+    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps, "max_staleness": max_staleness})
+
 
 # A restarted coordinator may have been given more --epochs or --steps.
 RESUME_RUN = "UPDATE run SET status = 'training'"
+
+
+def resume_run(conn):
+    execute(conn, RESUME_RUN)
+
+
+FINISH_RUN = "UPDATE run SET status = 'finished'"
+
+
+def finish_run(conn):
+    execute(conn, FINISH_RUN)
+
+
+# ---------------------------------------------------------------------------
+# Who takes part, and what the class sees: the workers, the leaderboard, the steps.
+# ---------------------------------------------------------------------------
+
+
+# A worker introduces itself when it joins a run (again, after a restart).
+REGISTER_WORKER = """
+INSERT INTO workers (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version)
+VALUES (%(name)s, %(host)s, %(device)s, %(cpu_cores)s, %(ram_gb)s, %(gpu)s, %(gpu_memory_gb)s, %(torch_version)s)
+ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device, cpu_cores = excluded.cpu_cores,
+    ram_gb = excluded.ram_gb, gpu = excluded.gpu, gpu_memory_gb = excluded.gpu_memory_gb,
+    torch_version = excluded.torch_version, last_seen = now()"""
+
+
+def register_worker(conn, info):
+    try:
+        execute(conn, REGISTER_WORKER, info)
+    except psycopg2.errors.InsufficientPrivilege:  # the row-level security of schema.sql
+        raise SystemExit(f"the worker name {info['name']!r} belongs to another login: choose another --name") from None
+    except psycopg2.errors.CheckViolation:  # schema.sql: short_descriptions
+        raise SystemExit(f"the worker name {info['name'][:80]!r} is too long: choose a --name of 1 to 64 characters"
+                         ) from None
+
+
+WORKER_SEEN = "UPDATE workers SET images_per_s = %(images_per_s)s, last_seen = now() WHERE name = %(name)s"
+
+
+def worker_seen(conn, name, images_per_s):
+    execute(conn, WORKER_SEEN, {"name": name, "images_per_s": images_per_s})
+
+
+# What the status, the live page and the model card show: the view in schema.sql,
+# which bounds whatever the workers wrote about themselves, and which students may read too.
+LEADERBOARD = "SELECT * FROM leaderboard"
+
+
+def leaderboard(conn):
+    return execute(conn, LEADERBOARD)
+
+
+READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
+
+
+def read_target(conn):
+    return first(execute(conn, READ_TARGET))
+
+
+# The newest steps: the latest losses, and the rate of the last few for an ETA.
+RECENT_STEPS = """
+SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
+       extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
+FROM steps ORDER BY step DESC LIMIT %(count)s"""
+
+
+def recent_steps(conn, count=20):
+    """The newest `count` steps, newest first."""
+    return execute(conn, RECENT_STEPS, {"count": count})
+
+
+READ_LAST_STEP = "SELECT step, epoch, images FROM steps ORDER BY step DESC LIMIT 1"
+
+
+def read_last_step(conn):
+    return first(execute(conn, READ_LAST_STEP))
+
+
+# ---------------------------------------------------------------------------
+# Talking to PostgreSQL: statements, blobs through binary COPY, notifications, the
+# tables' version, and the locks that keep one coordinator and bound every wait.
+# ---------------------------------------------------------------------------
 
 
 def execute(conn, sql, params=None):
@@ -1129,6 +1303,14 @@ def copy_in(cur, sql, *fields):
     copy_expert(cur, sql, io.BytesIO(b"".join(parts + [struct.pack("!h", -1)])))  # -1: no more rows
 
 
+# Waiting workers and the coordinator LISTEN instead of polling: a NOTIFY is
+# delivered when the transaction that sent it commits.
+# https://www.postgresql.org/docs/current/sql-notify.html
+LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                  # new units or new weights
+
+LISTEN_GRADIENTS, NOTIFY_GRADIENTS = "LISTEN gradients", "NOTIFY gradients"  # a gradient arrived
+
+
 def listen(conn, statement):
     execute(conn, statement)
 
@@ -1151,6 +1333,18 @@ def wait_for_news(conn, seconds):
     conn.notifies.clear()
 
 
+READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
+
+# Tables but no schema_version: made by the code from before versions were kept.
+HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
+
+# --reset on a database that an older version set up: its tables go, with the old run in them.
+DROP_TABLES = """
+DROP VIEW IF EXISTS gradient_uploads;
+DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version,
+                     coordinator_lock CASCADE"""
+
+
 def create_schema(conn):
     try:
         with conn, conn.cursor() as cur:
@@ -1166,32 +1360,6 @@ def schema_version(conn):
         return execute(conn, READ_SCHEMA_VERSION)[0]["version"]
     except psycopg2.errors.UndefinedTable:
         return 1 if execute(conn, HAS_TABLES)[0]["has_tables"] else None
-
-
-def lock_coordinator(url, patience="10s"):
-    """Become the database's one coordinator: the connection that holds the lock, kept until the
-    coordinator ends; or exit with one line if another coordinator holds it for longer than `patience`
-    (a killed coordinator's session may take a moment to end)."""
-    conn = connect(url, "coordinator lock")
-    try:
-        with conn.cursor() as cur:  # no `with conn`: its transaction, and the lock, stay open
-            cur.execute(LOCK_SESSION, {"patience": patience})
-            cur.execute(LOCK_COORDINATOR)
-        return conn
-    except psycopg2.errors.LockNotAvailable:
-        conn.close()
-        raise SystemExit("another coordinator is running on this database: stop it first, or give this one "
-                         "another --db (python coordinator.py --status shows the run; a coordinator whose machine "
-                         "went away a moment ago lets go within a minute)") from None
-
-
-def bound_waits(conn):
-    execute(conn, BOUND_WAITS, {"lock": LOCK_TIMEOUT, "statement": STATEMENT_TIMEOUT})
-
-
-def lock_holders(conn):
-    """'ada (pid 4242), bob (pid 4250)': the sessions holding locks on our tables, or 'nobody now'."""
-    return ", ".join(f"{row['login']} (pid {row['pid']})" for row in execute(conn, LOCK_HOLDERS)) or "nobody now"
 
 
 def drop_old_tables(conn):
@@ -1211,177 +1379,62 @@ def check_schema(conn):
     return version
 
 
-def read_run(conn):
-    """The run row, or None if there is none yet (or not even the tables: no coordinator has started)."""
+# Two coordinators on one run would both step it: one holds the table coordinator_lock
+# (schema.sql says why this table, in this mode) in a transaction it never ends, on a
+# connection of its own. Waiting ends after lock_timeout. That connection sits idle
+# in that transaction, so the database must not end it for that; and TCP keepalives
+# let the server notice within about a minute that a coordinator's machine is gone.
+LOCK_SESSION = """
+SELECT set_config('idle_in_transaction_session_timeout', '0', false), set_config('tcp_keepalives_idle', '30', false),
+       set_config('tcp_keepalives_interval', '10', false), set_config('tcp_keepalives_count', '3', false),
+       set_config('lock_timeout', %(patience)s, true)"""
+
+LOCK_COORDINATOR = "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE"
+
+
+def lock_coordinator(url, patience="10s"):
+    """Become the database's one coordinator: the connection that holds the lock, kept until the
+    coordinator ends; or exit with one line if another coordinator holds it for longer than `patience`
+    (a killed coordinator's session may take a moment to end)."""
+    conn = connect(url, "coordinator lock")
     try:
-        return first(execute(conn, READ_RUN))
-    except psycopg2.errors.UndefinedTable:
-        return None
+        with conn.cursor() as cur:  # no `with conn`: its transaction, and the lock, stay open
+            cur.execute(LOCK_SESSION, {"patience": patience})
+            cur.execute(LOCK_COORDINATOR)
+        return conn
+    except psycopg2.errors.LockNotAvailable:
+        conn.close()
+        raise SystemExit("another coordinator is running on this database: stop it first, or give this one "
+                         "another --db (python coordinator.py --status shows the run; a coordinator whose machine "
+                         "went away a moment ago lets go within a minute)") from None
 
 
-def register_worker(conn, info):
-    try:
-        execute(conn, REGISTER_WORKER, info)
-    except psycopg2.errors.InsufficientPrivilege:  # the row-level security of schema.sql
-        raise SystemExit(f"the worker name {info['name']!r} belongs to another login: choose another --name") from None
-    except psycopg2.errors.CheckViolation:  # schema.sql: short_descriptions
-        raise SystemExit(f"the worker name {info['name'][:80]!r} is too long: choose a --name of 1 to 64 characters"
-                         ) from None
+# Every lock the coordinator waits for, and every statement, ends after a while:
+# a student can hold locks in a transaction left open, but cannot make the
+# coordinator wait for them without bound. A slow upload (10 s at 10 Mbit/s)
+# holds its tables' locks as long as it lasts, so a restart's schema.sql waits that long.
+LOCK_TIMEOUT, STATEMENT_TIMEOUT = "10s", "120s"
+
+BOUND_WAITS = """
+SELECT set_config('lock_timeout', %(lock)s, false), set_config('statement_timeout', %(statement)s, false)"""
 
 
-def worker_seen(conn, name, images_per_s):
-    execute(conn, WORKER_SEEN, {"name": name, "images_per_s": images_per_s})
+def bound_waits(conn):
+    execute(conn, BOUND_WAITS, {"lock": LOCK_TIMEOUT, "statement": STATEMENT_TIMEOUT})
 
 
-def leaderboard(conn):
-    return execute(conn, LEADERBOARD)
+# Who holds a lock on one of this database's tables, besides this session: whom a
+# statement that timed out was waiting for (usually a transaction left open).
+LOCK_HOLDERS = """
+SELECT DISTINCT a.usename AS login, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.pid <> pg_backend_pid() AND l.relation IN (
+    SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname <> 'coordinator_lock')
+ORDER BY login, a.pid"""
 
 
-def read_target(conn):
-    return first(execute(conn, READ_TARGET))
-
-
-def set_target(conn, epochs, steps, max_staleness):
-    execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps, "max_staleness": max_staleness})
-
-
-def recent_steps(conn, count=20):
-    """The newest `count` steps, newest first."""
-    return execute(conn, RECENT_STEPS, {"count": count})
-
-
-def start_run(conn, config, weights, optimizer):
-    """Wipe any old run and publish version 0 of a new one, atomically."""
-    run_id = random.SystemRandom().randrange(1, 2**62)
-    with conn, conn.cursor() as cur:
-        cur.execute(CLEAR_RUN)
-        cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config)})
-        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", 0), weights, optimizer)
-        cur.execute(NOTIFY_WORK)
-    return read_run(conn)
-
-
-def read_weights(conn, version):
-    """A version's weights blob, or None once it has been replaced and deleted."""
-    return copy_out(conn, READ_WEIGHTS, {"version": version})
-
-
-def read_optimizer(conn):
-    return copy_out(conn, READ_OPTIMIZER, {})
-
-
-def read_last_step(conn):
-    return first(execute(conn, READ_LAST_STEP))
-
-
-def add_units(conn, units):
-    rows = [(u["epoch"], u["position"], u["indices"], u["noise_seed"]) for u in units]
-    with conn, conn.cursor() as cur:
-        psycopg2.extras.execute_values(cur, INSERT_UNITS, rows, page_size=1000)
-        cur.execute(NOTIFY_WORK)
-
-
-def queue_state(conn):
-    return first(execute(conn, QUEUE_STATE))
-
-
-def claim_unit(conn, worker, lease_seconds=LEASE_SECONDS):
-    return first(execute(conn, CLAIM_UNIT, {"worker": worker, "lease_seconds": lease_seconds}))
-
-
-def extend_lease(conn, unit, lease_seconds=LEASE_SECONDS):
-    """True while this worker still holds the unit."""
-    params = {"unit_id": unit["id"], "lease": unit["lease"], "lease_seconds": lease_seconds}
-    return bool(execute(conn, EXTEND_LEASE, params))
-
-
-def give_back_unit(conn, unit):
-    execute(conn, GIVE_BACK_UNIT, {"unit_id": unit["id"], "lease": unit["lease"]})
-
-
-def upload_gradient(conn, unit, worker, blob):
-    """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
-    name = worker.encode(psycopg2.extensions.encodings[conn.encoding])  # COPY reads text in the connection's encoding
-    with conn, conn.cursor() as cur:
-        copy_in(cur, COPY_GRADIENT, struct.pack("!q", unit["id"]), struct.pack("!q", unit["lease"]),
-                struct.pack("!i", unit["version"]), name, blob)
-        cur.execute(UPLOADED, {"unit_id": unit["id"], "lease": unit["lease"]})
-        accepted = cur.rowcount == 1
-        if accepted:
-            cur.execute(NOTIFY_GRADIENTS)
-    return accepted
-
-
-def refuse_gradient(conn, gradient_id):
-    execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
-
-
-def reap_expired_leases(conn):
-    """Requeue the units whose lease ran out; return the logins whose expired units were locked, and skipped."""
-    with conn, conn.cursor() as cur:
-        cur.execute(REAP_EXPIRED_LEASES)
-        if cur.rowcount:
-            cur.execute(NOTIFY_WORK)
-        cur.execute(EXPIRED_BUT_LOCKED)
-        return [login for login, in cur.fetchall()]
-
-
-def requeue_stale(conn, oldest):
-    """Drop the gradients too old to use, send their units back, and wake waiting workers if any were."""
-    with conn, conn.cursor() as cur:
-        cur.execute(REQUEUE_STALE, {"oldest": oldest})
-        if cur.rowcount:
-            cur.execute(NOTIFY_WORK)
-
-
-def ready_gradients(conn, oldest):
-    return execute(conn, READY_GRADIENTS, {"oldest": oldest})
-
-
-def read_gradient(conn, gradient_id):
-    return copy_out(conn, READ_GRADIENT, {"id": gradient_id})
-
-
-def publish_step(conn, step, gradient_ids, weights, stats):
-    """New weights, the ledger and the losses: all of it or none of it. (Adam's state follows: store_optimizer.)"""
-    ids = {"step": step, "gradient_ids": list(gradient_ids)}
-    with conn, conn.cursor() as cur:
-        cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed
-        cur.execute(MARK_UNITS_DONE, ids)
-        if cur.rowcount != len(gradient_ids):
-            raise RuntimeError(f"step {step}: {len(gradient_ids) - cur.rowcount} of its units changed under it")
-        cur.execute(DELETE_GRADIENTS, ids)
-        cur.execute(ADVANCE_VERSION, ids)
-        if cur.rowcount != 1:
-            raise RuntimeError(f"step {step}: another coordinator published this version first")
-        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, None)
-        cur.execute(INSERT_STEP, {"step": step, **stats})
-        cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
-        cur.execute(NOTIFY_WORK)
-
-
-def store_optimizer(conn, version, blob):
-    with conn, conn.cursor() as cur:
-        cur.execute(CREATE_UPLOAD_TABLE)
-        copy_in(cur, COPY_UPLOAD, blob)
-        cur.execute(STORE_OPTIMIZER, {"version": version})
-
-
-def vacuum(conn):
-    conn.autocommit = True  # VACUUM cannot run inside a transaction
-    try:
-        with conn.cursor() as cur:
-            cur.execute(VACUUM)
-    finally:
-        conn.autocommit = False
-
-
-def finish_run(conn):
-    execute(conn, FINISH_RUN)
-
-
-def resume_run(conn):
-    execute(conn, RESUME_RUN)
+def lock_holders(conn):
+    """'ada (pid 4242), bob (pid 4250)': the sessions holding locks on our tables, or 'nobody now'."""
+    return ", ".join(f"{row['login']} (pid {row['pid']})" for row in execute(conn, LOCK_HOLDERS)) or "nobody now"
 
 
 # ---------------------------------------------------------------------------

@@ -1531,7 +1531,7 @@ def test_batchnorm_statistics_and_metrics_are_checked_too():
         assert refusal("buffers", statistic, poisoned) == f"BatchNorm statistic {statistic}: NaN or infinite values"
     reason = refusal("buffers", statistic, good["buffers"][statistic].bfloat16())
     assert reason.startswith(f"BatchNorm statistic {statistic}: expected torch.float32")
-    four = "metrics: expected four finite floats, loss_d, loss_g, d_real and d_fake"
+    four = "metrics: expected 4 finite floats, loss_d, loss_g, d_real, d_fake"
     assert refusal("metrics", "loss_d", float("nan")) == four
     assert refusal("metrics", "d_real", "0.5") == four
     assert refusal("metrics", "loss_g", None) == four
@@ -2235,7 +2235,7 @@ def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
     text = " ".join(" ".join(page.text).split())
     conn = ganns.connect(url, "test")
     images = ganns.read_last_step(conn)["images"]
-    assert "Step 12 - GANNs with friends" in text and f"images {images:,}" in text and "finished" in text
+    assert "Step 12 - GANNs with friends" in text and f"| {images:,} images |" in text and "finished" in text
     names = [r["name"] for r in query(conn, "SELECT name FROM workers")]  # (one or both: see the end-to-end test)
     assert names and set(names) <= {"local-1", "local-2"} and all(name in text for name in names)
     contributed = query(conn, "SELECT worker, sum(images)::int AS images FROM contributions GROUP BY worker")
@@ -2270,7 +2270,10 @@ def test_status_of_a_finished_run():
     images = ganns.read_last_step(conn)["images"]
     assert ": finished, cartoon-faces (256 images), feature maps 4" in status.stdout
     assert f"step 12 | epoch {images // 256 + 1} of 100" in status.stdout and f"{images:,} images" in status.stdout
-    assert "ETA done" in status.stdout and "Loss_D " in status.stdout
+    assert "ETA done" in status.stdout
+    last = ganns.recent_steps(conn, 1)[0]  # the tutorial's four numbers, as it prints them
+    assert (f"Loss_D {last['loss_d']:.3f} Loss_G {last['loss_g']:.3f} D(x) {last['d_real']:.3f} "
+            f"D(G(z)) {last['d_fake']:.3f}") in status.stdout, status.stdout
     names = [r["name"] for r in query(conn, "SELECT name FROM workers")]
     assert names and all(name in status.stdout for name in names)
     assert "together 1 machine," in status.stdout  # local workers, one machine

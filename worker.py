@@ -1,4 +1,4 @@
-"""A worker: claim a slice of images, compute the GAN's gradients on it, upload them, repeat.
+"""A worker: claim a slice of images, train the GAN on it, upload how far the weights moved, repeat.
 
     python worker.py                      # join the run on this machine's local database
     python worker.py --db postgresql://student7:secret@class.example.org/ganns --name ada
