@@ -732,7 +732,7 @@ def print_workers(workers):
     rows = [list(COLUMNS)] + worker_rows(workers)
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     for row in rows:  # numbers to the right, words to the left
-        print(" ".join(cell.rjust(width) if name in ("#", "units", "refused", "images", "images/s") else
+        print("  ".join(cell.rjust(width) if name in ("#", "units", "refused", "images", "images/s") else
                        cell.ljust(width) for name, cell, width in zip(COLUMNS, row, widths)).rstrip())
     if more_workers(workers):
         print(more_workers(workers))
