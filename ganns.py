@@ -1488,9 +1488,9 @@ def stop_on_ctrl_c_and_kill():
 
     Set explicitly: a process started in the background by a shell script
     inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt.
-    The signal is also remembered in CTRL_C, which the worker's loops check: in
-    about 1 bench run in 10 the KeyboardInterrupt vanished somewhere in the
-    libraries (the process had the signal, and went on working).
+    The signal is also remembered in CTRL_C, which the worker's loops check: a
+    KeyboardInterrupt raised inside a library's code can be caught and lost there
+    (psycopg2 turns one into a failed COPY, see copy_expert).
     """
     def ctrl_c(signum, frame):
         CTRL_C.set()
