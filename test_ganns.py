@@ -905,7 +905,7 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     assert computing["unit"]["version"] == following["unit"]["version"] == 0
 
     # While the student's first unit computes, another worker's gradient makes version 1.
-    computing["future"] = done = concurrent.futures.Future()
+    computing["future"], computing["started"] = (done := concurrent.futures.Future()), time.monotonic()
     def coordinator_steps_then_the_unit_finishes():
         try:
             assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
@@ -939,7 +939,7 @@ def test_a_worker_downloads_one_new_version_per_unit_at_most():
     ganns.listen(student, ganns.LISTEN_WORK)
     student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
     computing = worker.claim(student, student_args, cpu, joined)
-    computing["future"] = done = concurrent.futures.Future()
+    computing["future"], computing["started"] = (done := concurrent.futures.Future()), time.monotonic()
     def two_versions_then_the_unit_finishes():
         try:
             for version in (1, 2):
@@ -963,9 +963,9 @@ def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
     late = [ganns.claim_unit(conn, "slow") for _ in range(worker.LATE_IN_A_ROW)]  # all on version 0
     assert compute_and_upload(conn, run, ganns.claim_unit(conn, "fast"), "fast")
     coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)  # version 1
-    slow_args, joined = worker.parse_args(["--name", "slow"]), {}
+    slow_args, joined = worker.parse_args(["--name", "slow"]), {"late": 0, "uploaded_at": -1}
     for number, unit in enumerate(late, 1):
-        job = {"unit": unit, "run": joined, "started": time.monotonic(), "computed": time.monotonic()}
+        job = {**worker.new_job(unit, joined), "started": time.monotonic(), "computed": time.monotonic()}
         if number < len(late):
             worker.upload(conn, slow_args, job, compute(conn, run, unit))
             assert joined["late"] == number
@@ -975,6 +975,12 @@ def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
     ganns.requeue_stale(conn, oldest=1)  # what the coordinator does with them: computed again by others
     assert query(conn, "SELECT count(*) AS n FROM work_units WHERE status = 'pending' AND id = ANY(%(ids)s)",
                  {"ids": [u["id"] for u in late]})[0]["n"] == len(late)
+
+
+def computing_job(unit, run):
+    """worker.py's job for `unit` of `run`, as if it had started computing: its result is a Future the test sets."""
+    return {**worker.new_job(unit, {"id": run["id"], "unit_seconds": 0}), "started": time.monotonic(),
+            "future": concurrent.futures.Future()}
 
 
 @contextlib.contextmanager
@@ -992,7 +998,7 @@ def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost(
     conn, args, run, models, optimizers = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
     unit = ganns.claim_unit(student, "student", lease_seconds=5)
-    job = {"unit": unit, "run": {"id": run["id"]}, "stop": threading.Event(), "future": concurrent.futures.Future()}
+    job = computing_job(unit, run)
     lease = "SELECT lease_expires > now() + interval '30 s' AS extended FROM work_units WHERE id = %(id)s"
 
     def the_unit_computes():  # finishes once the worker pushed its 5-second lease forward, then lost it
@@ -1019,8 +1025,7 @@ def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
     someone else meanwhile. Once it is lost all the same, the worker never starts it."""
     conn, args, run, models, optimizers = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
-    jobs = [{"unit": ganns.claim_unit(student, "student", lease_seconds=1), "run": {"id": run["id"]},
-             "stop": threading.Event(), "future": concurrent.futures.Future()} for _ in range(3)]
+    jobs = [computing_job(ganns.claim_unit(student, "student", lease_seconds=1), run) for _ in range(3)]
     computing, ahead, later = jobs
     held = "SELECT status, lease FROM work_units WHERE id = %(id)s"
 

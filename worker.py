@@ -118,7 +118,7 @@ def wait_while_computing(conn, job, device, ahead=None):
     would otherwise fill every worker's link with weights it never trains on.
     """
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
-    fetch_from = job.get("started", 0) + job["run"].get("unit_seconds", 0) / 2
+    fetch_from = job["started"] + job["run"]["unit_seconds"] / 2
     news, fetched = False, False
     while True:
         if ganns.CTRL_C.is_set():
@@ -156,9 +156,22 @@ def join_run(conn, args, run, device):
     models = ganns.build_models(config, device)
     return {"id": run["id"], "config": config, "dataset": dataset, "models": models,
             "optimizers": ganns.build_optimizers(models),  # with local steps: Adam's state, from unit to unit
-            "loaded": None,   # the weights version in the models (None: not a published one)
-            "based_on": None, # the version the models' weights come from
-            "latest": None}   # the newest version fetched: {"version": ..., "state": its state dicts}
+            "latest": None,     # the newest version fetched: {"version": ..., "state": its state dicts}
+            "loaded": None,     # the version in the models (None: one with this worker's own change on top)
+            "based_on": None,   # the published version the models' weights started from
+            "change": None,     # the last unit's {"grads", "buffers"}, to apply before the next (local steps)
+            "uploaded_at": -1,  # the run's version when this worker's last result was stored
+            "unit_seconds": 0,  # how long the last unit took to compute
+            "late": 0}          # results in a row that came back too stale to be used
+
+
+def new_job(unit, run):
+    """A unit in this worker's hands, from its claim to its upload."""
+    return {"unit": unit, "run": run,
+            "stop": threading.Event(),  # set: stop computing it (its lease is lost, or Ctrl-C)
+            "started": None,            # time.monotonic() when it started computing
+            "future": None,             # its blob, computing in the background thread
+            "computed": None}           # time.monotonic() when the blob was ready
 
 
 def claim(conn, args, device, joined):
@@ -175,7 +188,7 @@ def claim(conn, args, device, joined):
     if not newest_weights(conn, joined["run"], unit["version"], device):  # replaced while we claimed
         ganns.give_back_unit(conn, unit)
         return claim(conn, args, device, joined)
-    return {"unit": unit, "run": joined["run"], "stop": threading.Event()}
+    return new_job(unit, joined["run"])
 
 
 def start_computing(thread, args, job, device):
@@ -188,8 +201,8 @@ def start_computing(thread, args, job, device):
     newest version that holds its earlier uploads, or else to where it last started.
     """
     run = job["run"]
-    change, run["change"] = run.get("change"), None  # the last unit's {"grads", "buffers"}, if it finished
-    newer = run["latest"]["version"] > run.get("uploaded_at", -1)  # published after the last upload
+    change, run["change"] = run["change"], None  # the last unit's, if it finished
+    newer = run["latest"]["version"] > run["uploaded_at"]  # published after the last upload
     if run["loaded"] != run["latest"]["version"] and (newer or change is None):
         load_version(run["models"], run["latest"]["state"])
         run["loaded"], run["based_on"] = run["latest"]["version"], run["latest"]["version"]
@@ -219,7 +232,7 @@ def upload(conn, args, job, blob):
                f" -- too late: {behind} versions behind, the run uses results at most {run['max_staleness']} behind")
     log.info("unit %d (epoch %d, version %d): %d images, %.1f s computing, %.1f s uploading, %.1f images/s%s",
              unit["id"], unit["epoch"], unit["version"], images, computing, uploading, rate, outcome)
-    job["run"]["late"] = job["run"].get("late", 0) + 1 if late else 0
+    job["run"]["late"] = job["run"]["late"] + 1 if late else 0
     if job["run"]["late"] >= LATE_IN_A_ROW:
         raise SystemExit(f"this machine's last {LATE_IN_A_ROW} results came back too late to be used "
                          f"({computing:.0f} s a unit, {behind} versions behind): others compute them again. "
