@@ -479,8 +479,8 @@ def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
 
     torch.autograd.grad returns the gradient only with respect to the
     parameters we name, so the generator's loss cannot leak into the
-    discriminator's gradient (the predecessor's bug) and nothing accumulates
-    in .grad between mini-batches.
+    discriminator's gradient and nothing accumulates in .grad between
+    mini-batches.
 
     The tutorial steps D before it computes G's gradient ("alternating"
     updates), so G always learns against the D that has just reacted to its
@@ -538,8 +538,8 @@ def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", a
     BatchNorm normalises each mini-batch by its own statistics, so a gradient
     depends on which images shared its mini-batch.) "buffers" are BatchNorm's
     running statistics after the unit: averaged too, or `generator.eval()`
-    would draw grey images (the predecessor's bug). The models are left as
-    they were found.
+    would normalise with statistics no worker saw and draw grey images. The
+    models are left as they were found.
     """
     grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
     metrics = dict.fromkeys(METRICS, 0.0)
