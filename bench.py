@@ -1299,7 +1299,9 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("30 laptops, H 8, 2 a step", laptops(30, 8, 2)),
              ("30 laptops, H 64 of 16, 30 a step", laptops(30, 64, 30)),
              ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8)),
-             ("16 laptops, H 64 of 16, 16 a step", laptops(16, 64, 16))]
+             ("16 laptops, H 64 of 16, 16 a step", laptops(16, 64, 16)),
+             ("8 laptops, H 128 of 8, 8 a step", laptops(8, 128, 8)),
+             ("30 laptops, H 128 of 8, 30 a step", laptops(30, 128, 30))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
