@@ -5,6 +5,7 @@
                                        #       classroom wake link soak
     python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
     sudo .venv/bin/python bench.py --only link   # one worker on shaped links (root: a network namespace)
+    python bench.py --only ceiling worker --device cuda   # a GPU worker: computing against uploading
 
 Every number is measured in this run, on this machine, against an embedded
 PostgreSQL in a temporary folder; ratios compare figures taken side by side.
@@ -103,31 +104,39 @@ def gradient_blobs(run, models, dtype):
 # 1. Compute ceiling, 2. worker efficiency, 5. end to end.
 # ---------------------------------------------------------------------------
 
-def local_rate(threads, images=3840, feature_maps=64, options=()):
+def local_rate(threads, images=3840, feature_maps=64, options=(), device="cpu"):
     """Images/s of `coordinator.py --local`'s code for a run with `options` (its flags; none: the
-    defaults), over whole steps of at least `images` past one step to warm up."""
+    defaults) on `device`, over whole steps of at least `images` past one step to warm up."""
     torch.set_num_threads(threads)
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), *options])
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
     config = ganns.run_config(args.feature_maps, dataset, 0, args.unit_size, 1, local_steps=args.local_steps,
                               lookahead=args.lookahead)
-    models = ganns.build_models(config)
+    models = ganns.build_models(config, device)
     started = first = None
-    for stats in coordinator.steps_alone(args, config, dataset, models, ganns.build_optimizers(models)):
+    for stats in coordinator.steps_alone(args, config, dataset, models, ganns.build_optimizers(models), device):
         if started is None:
             started, first = time.monotonic(), stats["images"]
         elif stats["images"] - first >= images:
             return (stats["images"] - first) / (time.monotonic() - started)
 
 
-def bench_ceiling(server):
-    print("compute ceiling (coordinator.py --local's code, full size, the default run)")
-    ceiling = local_rate(2)  # half a minute or more: shorter runs here varied by ±4%
-    report("local training, 2 threads", f"{ceiling:.1f} images/s")
+def bench_ceiling(server, device="cpu"):
+    print(f"compute ceiling (coordinator.py --local's code, full size, the default run, on {device})")
+    images = 3840 if device == "cpu" else 20_480  # half a minute or more: shorter runs here varied by ±4%
+    ceiling = local_rate(2, images, device=device)
+    report(f"local training, 2 threads, {device}", f"{ceiling:.1f} images/s")
     # The class bench's clock counts images/s as if a local step's batch did not matter: it does, a little.
-    large = local_rate(2, options=["--local-steps", "16"])
+    large = local_rate(2, images, options=["--local-steps", "16"], device=device)
     report("the same with 16 local steps of 64 images, the previous default (the default's ÷ its)",
            f"{large:.1f} images/s ({ceiling / large:.2f})")
+    dataset, size = ganns.open_dataset(ganns.BUILTIN_DATASET), ganns.default_unit_size(ganns.LOCAL_STEPS)
+    started = time.monotonic()
+    for index in range(size):
+        dataset[index]
+    drawing = time.monotonic() - started
+    report(f"of a unit's {size / ceiling:.2f} s: drawing its {size:,} built-in faces (one CPU core)",
+           f"{drawing:.2f} s ({drawing * ceiling / size:.0%})")
     return ceiling
 
 
@@ -197,18 +206,19 @@ def stop_worker(worker):
     return output
 
 
-def bench_worker(server, ceiling, images=4096):
-    """One real worker.py with 2 threads, against a coordinator that costs nothing (cheap_coordinator),
-    publishing as often as the real one: a version every 2 gradients. Measured over `images` past a
-    warm-up of 256 images (at least a unit each)."""
-    print("worker efficiency (worker.py, 2 threads, against a local PostgreSQL)")
+def bench_worker(server, ceiling, images=None, device="cpu"):
+    """One real worker.py with 2 threads on `device`, against a coordinator that costs nothing
+    (cheap_coordinator), publishing as often as the real one: a version every 2 gradients. Measured
+    over `images` past a warm-up of 256 images (at least a unit each)."""
+    print(f"worker efficiency (worker.py, 2 threads, on {device}, against a local PostgreSQL)")
     url = new_database(server, "bench_worker")
     conn, run, models, _ = new_run(url)
-    size = run["config"]["unit_size"]
+    size, images = run["config"]["unit_size"], images or (4096 if device == "cpu" else 16_384)
     warm_up, units = max(1, 256 // size), max(2, images // size)
     write_versions(conn)
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench"],
+    worker = subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--threads", "2", "--name", "bench",
+                               "--device", device],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         trained, seconds = cheap_coordinator(conn, run, worker, warm_up, lambda measured, _: measured >= units)
@@ -220,6 +230,9 @@ def bench_worker(server, ceiling, images=4096):
     report("worker efficiency (÷ ceiling)", f"{rate / ceiling:.2f}", "≥ 0.95")
     report("per unit, from the worker's log (to 0.1 s): computing / uploading (in the background)",
            f"{statistics.median(c for c, _, _ in lines):.1f} s / {statistics.median(u for _, u, _ in lines):.1f} s")
+    down, up = unit_bytes()
+    report("a unit's bytes, down and up, over a link shared by both directions: at 40 Mbit/s; at 10",
+           f"{(down + up) / 1e6:.1f} MB: {(down + up) * 8 / 40e6:.1f} s; {(down + up) * 8 / 10e6:.1f} s")
 
 
 def bench_end_to_end(server, ceiling, images=16_384):
@@ -811,7 +824,8 @@ def samples(generator, count=2000, seed=7):
     generator.eval()
     with torch.no_grad():
         noise = torch.randn(count, generator.latent_dim, 1, 1, generator=torch.Generator().manual_seed(seed))
-        images = torch.cat([generator(noise[i:i + 500]) for i in range(0, count, 500)])
+        device = next(generator.parameters()).device
+        images = torch.cat([generator(noise[i:i + 500].to(device)).cpu() for i in range(0, count, 500)])
     generator.train()
     return images.float().contiguous()
 
@@ -849,12 +863,13 @@ def tutorial_steps(models, optimizers, faces_tensor, seed, batch_size=128):
     generator, discriminator = models
     optimizer_g, optimizer_d = optimizers
     shuffle, noise = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    device = next(generator.parameters()).device
     images = 0
     while True:
         for batch in torch.randperm(len(faces_tensor), generator=shuffle).split(batch_size):
-            real = faces_tensor[batch].contiguous(memory_format=torch.channels_last)
-            ones, zeros = torch.ones(len(batch)), torch.zeros(len(batch))
-            fake = generator(torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise))
+            real = faces_tensor[batch].to(device, memory_format=ganns.memory_format(device))
+            ones, zeros = torch.ones(len(batch), device=device), torch.zeros(len(batch), device=device)
+            fake = generator(torch.randn(len(batch), generator.latent_dim, 1, 1, generator=noise).to(device))
             # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
             d_real, d_fake = discriminator(real), discriminator(fake.detach())
             loss_d = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
@@ -1143,15 +1158,16 @@ def class_config(feature_maps, seed, local_steps, unit_size=None):
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0):
+                keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0, device="cpu"):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale).
     `outer_lr`, `outer_momentum`: the coordinator moves its weights by SGD (Nesterov, with momentum) on
     the average change as its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7,
     momentum 0.9); lr 1 without momentum is the coordinator's plain average (`units_per_step`: the sum).
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
-    as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped."""
-    seed, computing = config["seed"], ganns.build_models(config)
+    as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped.
+    The laptops compute on `device`; the coordinator's `models` stay where they are."""
+    seed, computing = config["seed"], ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
     outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=outer_lr,
                             momentum=outer_momentum, nesterov=outer_momentum > 0)
@@ -1195,7 +1211,7 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         if not keep_adam:
             inner[worker] = ganns.build_optimizers(computing)
         begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
-        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config)
+        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config, device=device)
         result = travelled(result)
         last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
                         "buffers": result["buffers"], "started": now} if phase == "local" else None
@@ -1301,13 +1317,19 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8)),
              ("16 laptops, H 64 of 16, 16 a step", laptops(16, 64, 16)),
              ("8 laptops, H 128 of 8, 8 a step", laptops(8, 128, 8)),
-             ("30 laptops, H 128 of 8, 30 a step", laptops(30, 128, 30))]
+             ("30 laptops, H 128 of 8, 30 a step", laptops(30, 128, 30)),
+             ("30 laptops, H 128 of 8, 8 a step", laptops(30, 128, 8)),
+             ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15)),
+             ("30 laptops, H 128 of 8, 30 a step, outer lr 2", laptops(30, 128, 30, outer_lr=2))]
 
 
-def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None):
+def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu"):
     """Judge FD against images and class minutes for each class, beside one laptop training alone.
-    `rate`: one laptop's full-size images/s (None: measured here, with 2 threads)."""
-    print(f"a class in class time: feature maps {feature_maps} computed, full-size time and bytes simulated")
+    `rate`: one laptop's full-size images/s (None: measured here, with 2 threads). Every laptop's
+    computing runs on `device` (the clock is simulated: a GPU only makes the run shorter); the
+    coordinator's models and the judge stay on the CPU."""
+    print(f"a class in class time: feature maps {feature_maps} computed on {device}, full-size time and bytes "
+          f"simulated")
     torch.set_num_threads(2)
     rate = rate or local_rate(2, images=2048)
     down, up = unit_bytes()
@@ -1324,7 +1346,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
     judge = Verdict(faces_tensor)
     for seed in seeds:
         results = {}
-        models = ganns.build_models(class_config(feature_maps, seed, 1))
+        models = ganns.build_models(class_config(feature_maps, seed, 1), device)
         results["one laptop alone (tutorial)"] = judged("one laptop alone (tutorial)",
                                                         laptop_alone(faces_tensor, models, seed, rate),
                                                         models[0], judge, images, every)
@@ -1335,7 +1357,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
             workers = setting.pop("workers")
             config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"))
             models = ganns.build_models(config)
-            steps = class_steps(faces_tensor, models, config, workers, rate=rate, **setting)
+            steps = class_steps(faces_tensor, models, config, workers, rate=rate, device=device, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
                                    minutes=math.inf if workers <= 2 else laptop_minutes / 3)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
@@ -1408,6 +1430,8 @@ def main():
     parser.add_argument("--feature-maps", type=int, default=32, help="classroom: the width computed (64: full size)")
     parser.add_argument("--laptop-rate", type=float, help="classroom: one laptop's full-size images/s "
                                                           "(default: measured here; give it to compare runs)")
+    parser.add_argument("--device", default="cpu", help="ceiling, worker, classroom: where the models compute "
+                                                        "(cuda, mps, cpu)")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1421,18 +1445,20 @@ def main():
         ceiling = None
         for section in args.only:
             if section in ("worker", "end2end") and ceiling is None:
-                ceiling = bench_ceiling(server)
+                ceiling = bench_ceiling(server, args.device)
             if section == "ceiling":
-                ceiling = bench_ceiling(server)
+                ceiling = bench_ceiling(server, args.device)
             elif section == "class":
                 for units_per_step in (16, 64):  # a step per 16 units, and about one per unit of each worker
                     bench_class(server, units_per_step)
-            elif section in ("worker", "end2end"):
-                {"worker": bench_worker, "end2end": bench_end_to_end}[section](server, ceiling)
+            elif section == "worker":
+                bench_worker(server, ceiling, device=args.device)
+            elif section == "end2end":
+                bench_end_to_end(server, ceiling)
             elif section == "classroom":
                 chosen = pick(CLASSROOM, args.variants)
                 bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds),
-                                feature_maps=args.feature_maps, rate=args.laptop_rate)
+                                feature_maps=args.feature_maps, rate=args.laptop_rate, device=args.device)
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
                 chosen = pick(variants, args.variants)
