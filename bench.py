@@ -899,22 +899,29 @@ def print_verdict(name, images, verdict, trace):
           f"{saturated(trace):.0%} of steps", flush=True)
 
 
-def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf):
+def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf, averages=()):
     """Take `steps` (each step's stats) up to `images` (or `minutes` of class time), judging the generator
-    every `every` images and at the end."""
+    every `every` images and at the end; with `averages` (half-lives in images), also an exponential moving
+    average of the generator for each, judged at the same images: its verdicts under "averages"."""
     trace, verdicts, due = [], [], every
+    ema = {half_life: {"trace": trace, "verdicts": [], "generator": copy.deepcopy(generator)} for half_life in averages}
     for stats in steps:
+        for half_life, average in ema.items():  # as coordinator.py --ema draws its samples
+            coordinator.move_average(average["generator"], generator, half_life, stats["images"],
+                                     stats["images"] - (trace[-1][0] if trace else 0))
         trace.append((stats["images"], stats["d_real"], stats["d_fake"]))
         end = stats["images"] >= images or stats.get("minutes", 0) >= minutes
         if stats["images"] >= due or end:
             verdicts.append((stats["images"], {**judge(samples(generator)), "minutes": stats.get("minutes")}))
             print_verdict(name, *verdicts[-1], trace)
+            for half_life, result in ema.items():
+                result["verdicts"].append((stats["images"], {**judge(samples(result["generator"])),
+                                                             "minutes": stats.get("minutes")}))
+                print_verdict(f"{name}, EMA {half_life // 1000}k", *result["verdicts"][-1], trace)
             due += every
         if end:
             break
-    return {"trace": trace, "verdicts": verdicts}
-
-
+    return {"trace": trace, "verdicts": verdicts, "averages": ema}
 
 
 BENCH_ONLY = ("--ttur", "--fetched-as-float16", "--changes-as-bfloat16")
@@ -1319,11 +1326,14 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("8 laptops, H 128 of 8, 8 a step", laptops(8, 128, 8)),
              ("30 laptops, H 128 of 8, 30 a step", laptops(30, 128, 30)),
              ("30 laptops, H 128 of 8, 8 a step", laptops(30, 128, 8)),
-             ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15))]
+             ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15)),
+             ("30 laptops, H 128 of 8, 15 a step, outer lr 0.5", laptops(30, 128, 15, outer_lr=0.5)),
+             ("30 laptops, H 128 of 8, 15 a step, outer lr 0.7", laptops(30, 128, 15, outer_lr=0.7))]
 
 
-def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu"):
-    """Judge FD against images and class minutes for each class, beside one laptop training alone.
+def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu", averages=()):
+    """Judge FD against images and class minutes for each class, beside one laptop training alone;
+    with `averages` (half-lives in images), also each class's moving averages of its generator (judged).
     `rate`: one laptop's full-size images/s (None: measured here, with 2 threads). Every laptop's
     computing runs on `device` (the clock is simulated: a GPU only makes the run shorter); the
     coordinator's models and the judge stay on the CPU."""
@@ -1358,8 +1368,11 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, rate=rate, device=device, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
-                                   minutes=math.inf if workers <= 2 else laptop_minutes / 3)
+                                   minutes=math.inf if workers <= 2 else laptop_minutes / 3, averages=averages)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
+            for half_life, average in results[name].pop("averages").items():
+                results[f"{name}, EMA {half_life // 1000}k"] = {**average, "grid": samples(average.pop("generator"),
+                                                                                          64, seed=1234)}
             report(f"classroom seed {seed}: {name}: bytes per trained image",
                    f"{(down + up) / config['unit_size'] / 1e3:.1f} KB")
         show_learning(results, f"classroom_seed{seed}")
@@ -1429,6 +1442,8 @@ def main():
     parser.add_argument("--feature-maps", type=int, default=32, help="classroom: the width computed (64: full size)")
     parser.add_argument("--laptop-rate", type=float, help="classroom: one laptop's full-size images/s "
                                                           "(default: measured here; give it to compare runs)")
+    parser.add_argument("--ema", nargs="+", type=int, default=[], metavar="IMAGES",
+                        help="classroom: also judge a moving average of each class's generator with these half-lives")
     parser.add_argument("--device", default="cpu", help="ceiling, worker, classroom: where the models compute "
                                                         "(cuda, mps, cpu)")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
@@ -1458,7 +1473,8 @@ def main():
             elif section == "classroom":
                 chosen = pick(CLASSROOM, args.variants)
                 bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds),
-                                feature_maps=args.feature_maps, rate=args.laptop_rate, device=device)
+                                feature_maps=args.feature_maps, rate=args.laptop_rate, device=device,
+                                averages=args.ema)
             elif section in ("learning", "dynamics"):
                 variants = LEARNING if section == "learning" else DYNAMICS
                 chosen = pick(variants, args.variants)

@@ -11,6 +11,7 @@ from the last published version. --reset starts over.
 """
 
 import argparse
+import copy
 import csv
 import html
 import logging
@@ -76,6 +77,9 @@ def parse_args(argv=None):
                         help=f"steps between sample grids, checkpoints and history rows (default: about every "
                              f"{SAMPLE_IMAGES} images, 1 step or more)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for samples and checkpoints")
+    parser.add_argument("--ema", type=natural, default=0, metavar="IMAGES",
+                        help="draw samples and checkpoints from a moving average of G's weights with this half-life "
+                             "in images, steadier when the weights swing (0: G as trained)")
     # Below 2**31: the units' noise seeds, (seed * 1000 + epoch) * 1,000,000 + position, must fit a BIGINT.
     parser.add_argument("--seed", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
                         help="seeds the model, the shuffles and the noise")
@@ -425,16 +429,31 @@ def save_samples(generator, noise, path):
     torchvision.utils.save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
 
 
-def save_checkpoint(path, models, optimizers, config, step):
-    """The model card's format (generator_state_dict, ...) plus what resuming needs."""
-    checkpoint = {"generator_state_dict": models[0].state_dict(),
+def save_checkpoint(path, models, optimizers, config, step, average=None):
+    """The model card's format (generator_state_dict, ...) plus what resuming needs. With --ema the
+    card's generator is the `average` the samples are drawn from; G as trained is kept beside it."""
+    checkpoint = {"generator_state_dict": (models[0] if average is None else average).state_dict(),
                   "discriminator_state_dict": models[1].state_dict(),
                   "optimizer_g_state_dict": optimizers[0].state_dict(),
                   "optimizer_d_state_dict": optimizers[1].state_dict(),
                   "step": step, "config": config}
+    if average is not None:
+        checkpoint["generator_trained_state_dict"] = models[0].state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, path.with_suffix(".tmp"))
     os.replace(path.with_suffix(".tmp"), path)  # never a half-written checkpoint, even if killed
+
+
+def move_average(average, generator, half_life, images, added):
+    """--ema: move `average`, a moving average of `generator` (weights and BatchNorm statistics), past a
+    step of `added` images, `images` in all. What is left of the old average halves every `half_life`
+    images, or every quarter of the images so far if that is fewer, so the random start fades fast
+    (Yazici et al., https://arxiv.org/abs/1806.04498; StyleGAN2-ADA ramps its average up the same way)."""
+    keep = 0.5 ** (added / max(min(half_life, images / 4), 1))
+    with torch.no_grad():
+        for mine, theirs in zip(average.state_dict().values(), generator.state_dict().values()):
+            if mine.is_floating_point():
+                mine.lerp_(theirs.to(mine.device), 1 - keep)
 
 
 def append_history(path, row):
@@ -465,6 +484,20 @@ class Progress:
         # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
         self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
         self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
+        self.images, self.average = images_so_far, copy.deepcopy(models[0]) if args.ema else None
+        if self.average is not None and images_so_far:
+            self.resume_average()
+
+    def resume_average(self):
+        """A resumed run's moving average from its last checkpoint (a few steps behind: it lags a little more)."""
+        path = self.args.out / "checkpoint_latest.pth"
+        try:
+            checkpoint = torch.load(path, map_location=next(self.average.parameters()).device, weights_only=True)
+            if checkpoint["config"] == self.config and "generator_trained_state_dict" in checkpoint:
+                return self.average.load_state_dict(checkpoint["generator_state_dict"])
+        except (OSError, RuntimeError, KeyError, TypeError) as error:
+            log.debug("no moving average in %s: %s", path, error)
+        log.info("--ema: %s holds no moving average of this run: it starts again from the weights", path)
 
     def report(self, stats):
         args, size = self.args, self.config["dataset_size"]
@@ -476,6 +509,9 @@ class Progress:
         log.info("step %d | epoch %.2f | %s images | %s | workers %d | %.1f images/s | ETA %s", stats["step"],
                  stats["images"] / size, f"{stats['images']:,}", ganns.metrics_text(stats), stats["workers"], rate, eta)
         self.rate, self.eta = rate, eta
+        if self.average is not None:
+            move_average(self.average, self.models[0], self.args.ema, stats["images"], stats["images"] - self.images)
+        self.images = stats["images"]
         self.history.append({**stats, "time": time.time()})
         if stats["step"] % args.sample_every == 0:
             self.save(stats)
@@ -483,11 +519,12 @@ class Progress:
 
     def save(self, stats):
         """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
-        out, generator = self.args.out, self.models[0]
+        out, generator = self.args.out, self.models[0] if self.average is None else self.average
         try:
             save_samples(generator, self.noise.to(next(generator.parameters()).device),
                          out / "samples" / f"step_{stats['step']:06d}.png")
-            save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"])
+            save_checkpoint(out / "checkpoint_latest.pth", self.models, self.optimizers, self.config, stats["step"],
+                            self.average)
             append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
                                                  "time": time.strftime("%Y-%m-%d %H:%M:%S")})
         except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
@@ -853,12 +890,14 @@ def model_card(checkpoint, last, workers):
     config = checkpoint["config"]
     names = [html.escape(printable(w["name"])).replace("|", "&#124;") for w in workers]  # free text: keep the table
     table = "".join(f"| {name} | {w['units']:,} | {w['images']:,} |\n" for name, w in zip(names, workers))
+    averaged = ("; this generator and its samples: a moving average of its weights (--ema)"
+                if "generator_trained_state_dict" in checkpoint else "")
     return MODEL_CARD.format(
         steps=checkpoint["step"], dataset=config["dataset"], dataset_size=config["dataset_size"],
         images=int(last["images"]), epochs=last["images"] / config["dataset_size"], date=time.strftime("%Y-%m-%d"),
         worker_count=len(workers) or "not recorded (a --local run, or the database no longer holds this run)",
         loss_d=last["loss_d"], loss_g=last["loss_g"], d_real=last["d_real"], d_fake=last["d_fake"],
-        feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe_in_words(config),
+        feature_maps=config["feature_maps"], unit_size=config["unit_size"], recipe=recipe_in_words(config) + averaged,
         num_channels=config.get("num_channels", ganns.NUM_CHANNELS),
         parameters=sum(p.numel() for p in ganns.build_models(config)[0].parameters()),
         leaderboard=f"\n| worker | units | images |\n|---|---|---|\n{table}" if workers else "")

@@ -287,6 +287,76 @@ def test_generator_in_eval_mode_draws_like_training_mode():
     assert spread_untrained_statistics < 0.05 * spread_train  # the check can tell the difference
 
 
+def test_the_moving_average_halves_what_is_left_of_it_every_half_life():
+    average, generator = ganns.Generator(feature_maps=TINY), ganns.Generator(feature_maps=TINY)
+    old, new = [{n: t.clone() for n, t in m.state_dict().items()} for m in (average, generator)]
+    coordinator.move_average(average, generator, 1000, 100_000, 1000)  # one half-life, long into the run
+    for name, value in average.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, (old[name] + new[name]) / 2, atol=1e-6), name
+        else:  # BatchNorm's count of batches is no weight
+            assert torch.equal(value, old[name]), name
+    coordinator.move_average(average, generator, 1000, 2000, 1000)  # early on: a quarter of the images so far
+    weight = average.state_dict()["main.0.weight"]
+    assert torch.allclose(weight, new["main.0.weight"] + (old["main.0.weight"] - new["main.0.weight"]) / 2 / 4,
+                          atol=1e-6)
+
+
+def test_with_ema_the_samples_and_the_cards_generator_are_the_average_and_g_as_trained_is_kept():
+    args = coordinator_args("--local", "--steps", "1", "--sample-every", "1", "--ema", "1000")
+    coordinator.train_locally(args)
+    checkpoint = torch.load(args.out / "checkpoint_latest.pth", weights_only=True)
+    start = ganns.build_models(checkpoint["config"])[0].state_dict()  # the run's G before its step
+    trained, average = checkpoint["generator_trained_state_dict"], checkpoint["generator_state_dict"]
+    # One step of 16 images, 4 half-lives (a quarter of 16): 1/16 of the start is left.
+    assert not torch.equal(trained["main.0.weight"], start["main.0.weight"])
+    for name, value in average.items():
+        if value.is_floating_point():
+            assert torch.allclose(value, start[name] + (trained[name] - start[name]) * 15 / 16, atol=1e-6), name
+    card = ModelCardGenerator(feature_maps=TINY)
+    card.load_state_dict(average, strict=True)
+    noise = torch.randn(64, ganns.LATENT_DIM, 1, 1, generator=torch.Generator().manual_seed(checkpoint["config"]["seed"]))
+    drawn = {}
+    for name, state in (("average", average), ("trained", trained)):
+        generator = ganns.Generator(feature_maps=TINY)
+        generator.load_state_dict(state)
+        coordinator.save_samples(generator, noise, args.out / f"{name}.png")
+        drawn[name] = (args.out / f"{name}.png").read_bytes()
+    grid = (args.out / "samples" / "step_000001.png").read_bytes()
+    assert grid == drawn["average"] and grid != drawn["trained"]
+
+
+def test_the_average_moves_by_the_images_of_each_step():
+    args = coordinator_args("--ema", "1000", "--sample-every", "100")
+    config = ganns.run_config(TINY, ganns.open_dataset(args.data, args.max_images), args.max_images, args.unit_size,
+                              args.seed, local_steps=args.local_steps)
+    models = ganns.build_models(config)
+    progress = coordinator.Progress(args, config, models, ganns.build_optimizers(models), 0)
+    start = progress.average.state_dict()["main.0.weight"].clone()
+    with torch.no_grad():
+        models[0].main[0].weight.add_(1.0)
+    for step, images in ((1, 16), (2, 32)):  # 4 half-lives (a quarter of 16), then 2 (a quarter of 32 is 8)
+        progress.report({"step": step, "images": images, "workers": 1, **dict.fromkeys(ganns.METRICS, 0.5)})
+    expected = start + 1 - 1 / 16 / 4
+    assert torch.allclose(progress.average.state_dict()["main.0.weight"], expected, atol=1e-6)
+
+
+def test_a_resumed_run_takes_its_moving_average_from_its_last_checkpoint():
+    args, config = coordinator_args("--ema", "5000"), {"latent_dim": ganns.LATENT_DIM, "feature_maps": TINY, "seed": 1}
+    models = ganns.build_models(config)
+    optimizers = ganns.build_optimizers(models)
+    average = ganns.build_models({**config, "seed": 2})[0]
+    coordinator.save_checkpoint(args.out / "checkpoint_latest.pth", models, optimizers, config, 7, average)
+
+    def holds(progress, model):
+        return all(torch.equal(a, b) for a, b in zip(progress.average.state_dict().values(),
+                                                     model.state_dict().values()))
+    assert holds(coordinator.Progress(args, config, models, optimizers, 500), average)
+    assert holds(coordinator.Progress(args, config, models, optimizers, 0), models[0])  # a new run
+    another_run = {**config, "seed": 3}
+    assert holds(coordinator.Progress(args, another_run, models, optimizers, 500), models[0])
+
+
 # ---------------------------------------------------------------------------
 # The data.
 # ---------------------------------------------------------------------------
