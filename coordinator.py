@@ -692,7 +692,8 @@ def render_page(args, config, stats, history, rate, eta, workers, finished):
     """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
     samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
     latest = (f'<img class="latest" src="samples/{samples[-1]}" alt="samples"><p>drawn at step '
-              f'{int(samples[-1][5:-4])} from the same noise as every grid</p>' if samples
+              f'{int(samples[-1][5:-4])} from the same noise as every grid'
+              f'{", by a moving average of G (--ema)" if args.ema else ""}</p>' if samples
               else f"<p>The first samples appear at step {args.sample_every}.</p>")
     strip = "".join(f'<figure><img src="samples/{name}" alt="{name}"><figcaption>step {int(name[5:-4])}</figcaption>'
                     f'</figure>' for name in evenly_spaced(samples[:-1], 8)) or "None yet."

@@ -324,6 +324,7 @@ def test_with_ema_the_samples_and_the_cards_generator_are_the_average_and_g_as_t
         drawn[name] = (args.out / f"{name}.png").read_bytes()
     grid = (args.out / "samples" / "step_000001.png").read_bytes()
     assert grid == drawn["average"] and grid != drawn["trained"]
+    assert "by a moving average of G (--ema)" in (args.out / "index.html").read_text()  # the page says so
 
 
 def test_the_average_moves_by_the_images_of_each_step():
@@ -2332,7 +2333,7 @@ def test_live_page_of_a_local_run():
     page = PageReader()
     page.feed((args.out / "index.html").read_text())
     text = " ".join(" ".join(page.text).split())
-    assert page.open == [] and "step 3" in text and "this machine alone" in text
+    assert page.open == [] and "step 3" in text and "this machine alone" in text and "moving average" not in text
     assert page.images == ["samples/step_000003.png", "samples/step_000002.png"]
 
 
