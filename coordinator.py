@@ -160,6 +160,8 @@ def coordinate(conn, url, args, run, models, optimizers):
     progress, stats = Progress(args, config, models, optimizers, images_so_far, conn), None
     long_wait, locked_log = ganns.every(WAIT_LOG_SECONDS), ganns.every(LOCKED_LOG_SECONDS)
     while not (args.steps and version >= args.steps):
+        if ganns.CTRL_C.is_set():  # a Ctrl-C that psycopg2 caught (see ganns.copy_expert)
+            raise KeyboardInterrupt
         locked = ganns.reap_expired_leases(conn)
         if locked and locked_log():
             log.warning("units past their lease are kept locked by %s (a transaction left open?): skipped, tried "
@@ -366,12 +368,13 @@ def start_local_workers(url, count):
 
 
 def stop_local_workers(workers):
-    """Wait for the workers: they exit by themselves once the run is finished or they got a SIGINT."""
+    """Wait for the workers: they exit by themselves once the run is finished or they got a SIGINT
+    (which they take once: one still running after 30 s is killed)."""
     for worker in workers:
         try:
             worker.wait(timeout=30)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            worker.send_signal(signal.SIGINT)
+        except subprocess.TimeoutExpired:
+            worker.kill()
             worker.wait()
 
 

@@ -1491,8 +1491,17 @@ def stop_on_ctrl_c_and_kill():
     The signal is also remembered in CTRL_C, which the worker's loops check: a
     KeyboardInterrupt raised inside a library's code can be caught and lost there
     (psycopg2 turns one into a failed COPY, see copy_expert).
+    Only the first signal counts. Ctrl-C in a terminal reaches a coordinator's
+    --local-workers too, and the coordinator passes it on: a second
+    KeyboardInterrupt would cut short the clean-up the first one started, and one
+    raised inside the first's CTRL_C.set() waited forever on the lock it holds.
     """
+    caught = []
+
     def ctrl_c(signum, frame):
+        if caught:
+            return
+        caught.append(signum)  # before set(): a signal from here on returns above
         CTRL_C.set()
         raise KeyboardInterrupt
     signal.signal(signal.SIGINT, ctrl_c)

@@ -1388,6 +1388,23 @@ def test_ctrl_c_on_a_worker_gives_its_unit_back_at_once():
     assert units == [{"status": "pending", "lease": None}] * 2  # given back, not left for their leases to run out
 
 
+def test_a_second_ctrl_c_does_not_cut_the_clean_up_of_the_first_short():
+    """Ctrl-C in a terminal reaches the coordinator's --local-workers and the coordinator passes it on: a
+    worker gets it twice. The second cut its clean-up short, or hung it on the lock of the first's CTRL_C.set()."""
+    probe = """if True:
+        import os, signal, time, ganns
+        ganns.stop_on_ctrl_c_and_kill()
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the terminal's
+            time.sleep(5)
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signal.SIGTERM)  # the coordinator's, or a kill, while cleaning up
+            time.sleep(0.2)
+            print("cleaned up", ganns.CTRL_C.is_set())"""
+    run = subprocess.run([sys.executable, "-c", probe], cwd=HERE, capture_output=True, text=True, timeout=PATIENCE)
+    assert run.returncode == 0 and run.stdout.strip() == "cleaned up True", run.stdout + run.stderr
+
+
 def test_ctrl_c_during_a_copy_stays_ctrl_c():
     """psycopg2 reports a KeyboardInterrupt raised while it reads a COPY's rows as a failed query,
     which the scripts would take for a lost connection and carry on (a worker bench run did)."""
