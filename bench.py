@@ -582,7 +582,7 @@ def relay_counts(relay_process):
     return sum(map(int, relay_process.stdout.readline().split()))
 
 
-def bench_one_link(server, options, link, relay_process, port):
+def bench_one_link(server, options, link, relay_process, port, device="cpu"):
     """One worker.py (2 threads) in the namespace, its database connection through the relay's `port`,
     and this process as its coordinator (cheap_coordinator), outside. Its images/s, the bytes each image
     cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
@@ -603,7 +603,7 @@ def bench_one_link(server, options, link, relay_process, port):
 
     shape(link[1])
     env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/bench_link", "PYTHONUNBUFFERED": "1"}
-    worker = in_namespace(str(HERE / "worker.py"), "--threads", "2", "--name", "bench", env=env,
+    worker = in_namespace(str(HERE / "worker.py"), "--threads", "2", "--name", "bench", "--device", device, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     marks = []
     try:
@@ -620,8 +620,8 @@ def bench_one_link(server, options, link, relay_process, port):
             "uploading": statistics.median(u for _, u, _ in lines) if lines else math.nan}
 
 
-def bench_link(server):
-    print(f"one worker on a home link (worker.py, 2 threads, full size; its connection capped by tbf and "
+def bench_link(server, device="cpu"):
+    print(f"one worker on a home link (worker.py on {device}, 2 threads, full size; its connection capped by tbf and "
           f"delayed by a relay, in a network namespace; each link at least {LINK_SECONDS} s past warm-up)")
     why = open_namespace()
     if why:
@@ -634,7 +634,7 @@ def bench_link(server):
             setting += f" ({' '.join(flags(options))})"
             rates = []
             for link in LINKS + LINKS[:1]:  # no shaping again at the end: the ratios use both
-                result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000])
+                result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000], device)
                 rates.append(result["rate"])
                 report(f"{setting}: {link[0]}" + (", again" if len(rates) > len(LINKS) else ""),
                        f"{result['rate']:.1f} images/s; {result['bytes'] / 1e3:.1f} KB a trained image on the wire "
@@ -1443,7 +1443,7 @@ def main():
                                                           "(default: measured here; give it to compare runs)")
     parser.add_argument("--ema", nargs="+", type=int, default=[], metavar="IMAGES",
                         help="classroom: also judge a moving average of each class's generator with these half-lives")
-    parser.add_argument("--device", default="cpu", help="ceiling, worker, classroom: where the models compute "
+    parser.add_argument("--device", default="cpu", help="ceiling, worker, link, classroom: where the models compute "
                                                         "(cuda, mps, cpu)")
     parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
@@ -1467,6 +1467,8 @@ def main():
                     bench_class(server, units_per_step)
             elif section == "worker":
                 bench_worker(server, ceiling, device=device)
+            elif section == "link":
+                bench_link(server, device)
             elif section == "end2end":
                 bench_end_to_end(server, ceiling)
             elif section == "classroom":
@@ -1481,7 +1483,7 @@ def main():
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:
                 {"wire": bench_wire, "step": bench_step, "wake": bench_wake,
-                 "link": bench_link, "soak": bench_soak}[section](server)
+                 "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:
