@@ -940,7 +940,8 @@ def project_steps(faces_tensor, feature_maps, seed, argv=()):
     if "--ttur" in argv:
         for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
             optimizer.param_groups[0]["lr"] = lr
-    config = {"unit_size": args.unit_size, "local_steps": args.local_steps, "lookahead": args.lookahead}
+    config = {"unit_size": args.unit_size, "local_steps": args.local_steps, "lookahead": args.lookahead,
+              "outer_lr": args.outer_lr}
     return models, coordinator.steps_alone(args, config, faces_tensor, models, optimizers)
 
 
@@ -1161,7 +1162,7 @@ def unit_bytes():
 def class_config(feature_maps, seed, local_steps, unit_size=None):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
             "unit_size": unit_size or ganns.default_unit_size(local_steps),
-            "lookahead": ganns.LOOKAHEAD}
+            "lookahead": ganns.LOOKAHEAD, "outer_lr": ganns.OUTER_LR}
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,

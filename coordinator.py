@@ -62,6 +62,8 @@ def parse_args(argv=None):
                              f"(default: {ganns.UNIT_SIZE}, or {ganns.BATCH_SIZE} with --local-steps 1)")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
                         help="step once this many results are in (more, if more arrived meanwhile)")
+    parser.add_argument("--outer-lr", type=ganns.non_negative, default=ganns.OUTER_LR, metavar="LR",
+                        help="with local steps: move the weights by LR times the average change (1: the average)")
     parser.add_argument("--max-staleness", type=natural,
                         help=f"use results computed on weights up to this many versions old (default: "
                              f"{ganns.MAX_STALENESS}, or {ganns.MAX_GRADIENT_STALENESS} with --local-steps 1)")
@@ -91,6 +93,11 @@ def parse_args(argv=None):
     args.sample_every = args.sample_every or max(1, SAMPLE_IMAGES // (args.unit_size * args.units_per_step))
     if args.max_staleness is None:
         args.max_staleness = ganns.MAX_STALENESS if args.local_steps > 1 else ganns.MAX_GRADIENT_STALENESS
+    if args.outer_lr == 0:
+        parser.error("--outer-lr 0 would never move the weights: give a number above 0 (1: the average change)")
+    if args.outer_lr != ganns.OUTER_LR and args.local_steps == 1:
+        parser.error("--outer-lr moves the weights by the workers' changes; with --local-steps 1 the coordinator "
+                     "steps Adam on gradients instead")
     if args.unit_size < args.local_steps:
         parser.error(f"--unit-size {args.unit_size} is smaller than --local-steps {args.local_steps}: "
                      f"each local step needs at least one image")
@@ -274,7 +281,7 @@ def start_or_resume(conn, args):
     """The run in the database, resumed; or a new one if there is none or --reset was given."""
     dataset = ganns.open_dataset(args.data, args.max_images)
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps)
+                              args.gradient_dtype, args.weights_dtype, args.lookahead, args.local_steps, args.outer_lr)
     models = ganns.build_models(config)
     optimizers = ganns.build_optimizers(models)
     run = ganns.read_run(conn)
@@ -385,7 +392,7 @@ def stop_local_workers(workers):
 def train_locally(args):
     dataset = ganns.open_dataset(args.data, args.max_images)
     config = ganns.run_config(args.feature_maps, dataset, args.max_images, args.unit_size, args.seed,
-                              lookahead=args.lookahead, local_steps=args.local_steps)
+                              lookahead=args.lookahead, local_steps=args.local_steps, outer_lr=args.outer_lr)
     device = ganns.pick_device()
     models = ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(models)

@@ -72,6 +72,7 @@ LOCAL_STEPS = 64          # optimizer steps a worker takes on its own per unit (
 UNIT_SIZE = 1024          # images per unit: UNIT_SIZE / H for each local step (16); sets the bytes per image
 BATCH_SIZE = 64           # a worker's mini-batch with --local-steps 1, and the unit size then
 UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
+OUTER_LR = 1.0            # with local steps it moves by this times the average change (1: the average itself)
 MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
 MAX_GRADIENT_STALENESS = 1  # ... and gradients (--local-steps 1): one step old at most
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
@@ -201,12 +202,13 @@ def default_unit_size(local_steps):
 
 
 def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,
-               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD, local_steps=LOCAL_STEPS):
+               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD, local_steps=LOCAL_STEPS, outer_lr=OUTER_LR):
     """What the coordinator and every worker must agree on; stored in the run row."""
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
             "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
-            "lookahead": lookahead, "local_steps": local_steps, "aggregation": AGGREGATION, **recipe()}
+            "lookahead": lookahead, "local_steps": local_steps, "outer_lr": outer_lr, "aggregation": AGGREGATION,
+            **recipe()}
 
 
 # ---------------------------------------------------------------------------
@@ -705,21 +707,23 @@ def apply_step(models, optimizers, average):
     load_buffers(models, average["buffers"])
 
 
-def apply_change(models, average):
-    """ALGO: the outer step of local steps: move the weights by the workers' average change, then load the
-    averaged BatchNorm statistics. (Plain averaging: FedAvg's outer step, DiLoCo's with an outer SGD of lr 1.)"""
+def apply_change(models, average, lr=1.0):
+    """ALGO: the outer step of local steps: move the weights by `lr` times the workers' average change, then
+    load the averaged BatchNorm statistics. (lr 1 is plain averaging, FedAvg's outer step; DiLoCo's is an
+    outer SGD with momentum, https://arxiv.org/abs/2311.08105.)"""
     with torch.no_grad():
         for name, p in named_parameters(models).items():
-            p.sub_(average["grads"][name].to(p.device, p.dtype))
+            p.sub_(average["grads"][name].to(p.device, p.dtype), alpha=lr)
     load_buffers(models, average["buffers"])
 
 
 def outer_step(models, optimizers, average, config):
-    """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change."""
+    """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change
+    times the run's outer_lr."""
     if config["local_steps"] == 1:
         apply_step(models, optimizers, average)
     else:
-        apply_change(models, average)
+        apply_change(models, average, config["outer_lr"])
 
 
 # ---------------------------------------------------------------------------

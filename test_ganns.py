@@ -654,6 +654,44 @@ def test_local_steps_move_the_weights_by_the_workers_average_change():
         assert moved > 1e-4  # three Adam steps of 2e-4, not none
 
 
+def test_the_outer_lr_scales_the_coordinators_move_and_is_part_of_the_run():
+    """--outer-lr 1.5: the same two changes move the weights 1.5 times as far as the plain average does;
+    the BatchNorm statistics are the average either way; the run records it, so a restart with another
+    outer lr needs --reset; and with --local-steps 1 (Adam on gradients) it is one clear line."""
+    published, starts = {}, {}
+    for lr in ("1", "1.5"):
+        conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3",
+                                                      "--outer-lr", lr, "--gradient-dtype", "float32",
+                                                      "--weights-dtype", "float32")
+        assert run["config"]["outer_lr"] == float(lr)
+        starts[lr] = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+        for name in ("w1", "w2"):
+            assert compute_and_upload(conn, run, ganns.claim_unit(conn, name))
+        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, oldest=0), 1, 1, 0)
+        published[lr] = ganns.from_blob(ganns.read_weights(conn, 1))
+    for key, model, start in zip(("generator", "discriminator"), models, starts["1"]):
+        parameters = {name for name, _ in model.named_parameters()}
+        for name, begin in start.items():
+            plain, far = published["1"][key][name], published["1.5"][key][name]
+            if name in parameters:
+                assert torch.allclose(far - begin, 1.5 * (plain - begin), rtol=1e-4, atol=1e-6), (key, name)
+            elif begin.is_floating_point():  # BatchNorm's running statistics: averaged, not stepped
+                assert torch.equal(far, plain), (key, name)
+        assert max((published["1"][key][n] - start[n]).abs().max().item() for n in parameters) > 1e-4
+    try:
+        coordinator.start_or_resume(conn, coordinator_args("--max-images", "20", "--unit-size", "12",
+                                                           "--local-steps", "3", "--gradient-dtype", "float32",
+                                                           "--weights-dtype", "float32"))
+        raise AssertionError("resumed a run of --outer-lr 1.5 with the default")
+    except SystemExit as error:
+        assert "outer_lr 1.5 (you gave 1.0)" in str(error), error
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.suppress(SystemExit):
+        coordinator.parse_args(["--local-steps", "1", "--outer-lr", "2"])
+    assert stderr.getvalue().splitlines()[-1].endswith("with --local-steps 1 the coordinator steps Adam on "
+                                                       "gradients instead"), stderr.getvalue()
+
+
 def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
     """A unit starts before the last one is uploaded: the worker applies the last unit's change itself,
     to its last start (no version holds that change yet), and labels the unit with the version it came
