@@ -1329,7 +1329,8 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("30 laptops, H 128 of 8, 8 a step", laptops(30, 128, 8)),
              ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15)),
              ("30 laptops, H 128 of 8, 15 a step, outer lr 0.5", laptops(30, 128, 15, outer_lr=0.5)),
-             ("30 laptops, H 128 of 8, 30 a step, outer lr 1.4", laptops(30, 128, 30, outer_lr=2 ** 0.5))]
+             ("30 laptops, H 128 of 8, 30 a step, outer lr 1.4", laptops(30, 128, 30, outer_lr=2 ** 0.5)),
+             ("8 laptops, H 128 of 8, 8 a step, outer lr 1.4", laptops(8, 128, 8, outer_lr=2 ** 0.5))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu", averages=()):
