@@ -1169,21 +1169,21 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
                 keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0, device="cpu"):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale).
-    `outer_lr`, `outer_momentum`: the coordinator moves its weights by SGD (Nesterov, with momentum) on
-    the average change as its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7,
-    momentum 0.9); lr 1 without momentum is the coordinator's plain average (`units_per_step`: the sum).
+    `outer_lr`: as coordinator.py --outer-lr; with `outer_momentum`, the coordinator moves its weights by
+    SGD with Nesterov momentum on the average change as its gradient, DiLoCo's outer step
+    (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
     as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped.
     The laptops compute on `device`; the coordinator's `models` stay where they are."""
     seed, computing = config["seed"], ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
     outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=outer_lr,
-                            momentum=outer_momentum, nesterov=outer_momentum > 0)
+                            momentum=outer_momentum, nesterov=True) if outer_momentum else None
     laptops = np.random.default_rng(seed)
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(computing) for _ in range(workers)]
     down, up = unit_bytes()
-    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": config}
+    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": {**config, "outer_lr": outer_lr}}
 
     def units(unit_size):
         for epoch in itertools.count(1):
@@ -1240,7 +1240,7 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         if len(ready) < units_per_step:
             continue
         average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
-        if phase == "local" and (outer_lr != 1 or outer_momentum):  # else the coordinator's own step
+        if phase == "local" and outer:  # DiLoCo's outer Nesterov; else coordinator.py's step (--outer-lr)
             for name, p in ganns.named_parameters(models).items():
                 p.grad = average["grads"][name]
             outer.step()
