@@ -1280,6 +1280,16 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
     return trained / seconds
 
 
+def class_summary(verdicts, laptop_minutes, laptop_fd):
+    """A class's judge FD at T/3 (T: the laptop's minutes), the mean of its checkpoints from T/6 to T/3
+    (one checkpoint swings by 0.5k or more; the mean of about six is steadier), and the class minutes
+    it first took to reach the laptop's FD at T."""
+    fds = [(stats["minutes"], stats["fd"]) for _, stats in verdicts]
+    late = [fd for minutes, fd in fds if minutes >= laptop_minutes / 6]
+    reached = next((f"{minutes:.1f}" for minutes, fd in fds if fd <= laptop_fd), "not by T/3")
+    return f"{fds[-1][1]:,.0f} at {fds[-1][0]:.1f} min; {sum(late) / len(late):,.0f}; {reached}"
+
+
 def laptop_alone(faces_tensor, models, seed, rate):
     """One laptop training alone with the tutorial's recipe: its steps, with the minutes they take."""
     for stats in tutorial_steps(models, ganns.build_optimizers(models), faces_tensor, seed):
@@ -1330,7 +1340,9 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15)),
              ("30 laptops, H 128 of 8, 15 a step, outer lr 0.5", laptops(30, 128, 15, outer_lr=0.5)),
              ("30 laptops, H 128 of 8, 30 a step, outer lr 1.4", laptops(30, 128, 30, outer_lr=2 ** 0.5)),
-             ("8 laptops, H 128 of 8, 8 a step, outer lr 1.4", laptops(8, 128, 8, outer_lr=2 ** 0.5))]
+             ("8 laptops, H 128 of 8, 8 a step, outer lr 1.4", laptops(8, 128, 8, outer_lr=2 ** 0.5)),
+             ("30 laptops, H 128 of 8, 30 a step, outer lr 2", laptops(30, 128, 30, outer_lr=2)),
+             ("8 laptops, H 128 of 8, 8 a step, outer lr 2", laptops(8, 128, 8, outer_lr=2))]
 
 
 def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu", averages=()):
@@ -1362,7 +1374,8 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
                                                         laptop_alone(faces_tensor, models, seed, rate),
                                                         models[0], judge, images, every)
         results["one laptop alone (tutorial)"]["grid"] = samples(models[0], 64, seed=1234)
-        laptop_minutes = results["one laptop alone (tutorial)"]["verdicts"][-1][1]["minutes"]
+        laptop_minutes, laptop_fd = (results["one laptop alone (tutorial)"]["verdicts"][-1][1][key]
+                                     for key in ("minutes", "fd"))
         for name, setting in variants:
             setting = dict(setting)
             workers = setting.pop("workers")
@@ -1377,6 +1390,9 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
                                                                                           64, seed=1234)}
             report(f"classroom seed {seed}: {name}: bytes per trained image",
                    f"{(down + up) / config['unit_size'] / 1e3:.1f} KB")
+            if workers > 2:
+                report(f"classroom seed {seed}: {name}: FD at T/3; mean from T/6 to T/3; minutes to the laptop's "
+                       f"FD at T", class_summary(results[name]["verdicts"], laptop_minutes, laptop_fd))
         show_learning(results, f"classroom_seed{seed}")
 
 
