@@ -1159,31 +1159,31 @@ def unit_bytes():
     return down, len(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE))
 
 
-def class_config(feature_maps, seed, local_steps, unit_size=None):
+def class_config(feature_maps, seed, local_steps, unit_size=None, outer_lr=ganns.OUTER_LR):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
             "unit_size": unit_size or ganns.default_unit_size(local_steps),
-            "lookahead": ganns.LOOKAHEAD, "outer_lr": ganns.OUTER_LR}
+            "lookahead": ganns.LOOKAHEAD, "outer_lr": outer_lr}
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True, own_change=True, outer_lr=1.0, outer_momentum=0.0, warm_up=0, device="cpu"):
+                keep_adam=True, own_change=True, outer_momentum=0.0, warm_up=0, device="cpu"):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
     stats, with "minutes" of class time and "lost" images (results that came back too stale).
-    `outer_lr`: as coordinator.py --outer-lr; with `outer_momentum`, the coordinator moves its weights by
-    SGD with Nesterov momentum on the average change as its gradient, DiLoCo's outer step
-    (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
+    The coordinator moves its weights by config["outer_lr"] times the average change (coordinator.py
+    --outer-lr); with `outer_momentum`, by SGD with that lr and Nesterov momentum on the average change as
+    its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
     `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
     as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped.
     The laptops compute on `device`; the coordinator's `models` stay where they are."""
     seed, computing = config["seed"], ganns.build_models(config, device)
     optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
-    outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=outer_lr,
+    outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=config["outer_lr"],
                             momentum=outer_momentum, nesterov=True) if outer_momentum else None
     laptops = np.random.default_rng(seed)
     speeds = rate * laptops.uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(computing) for _ in range(workers)]
     down, up = unit_bytes()
-    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": {**config, "outer_lr": outer_lr}}
+    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": config}
 
     def units(unit_size):
         for epoch in itertools.count(1):
@@ -1282,7 +1282,7 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
 
 def class_summary(verdicts, laptop_minutes, laptop_fd):
     """A class's judge FD at T/3 (T: the laptop's minutes), the mean of its checkpoints from T/6 to T/3
-    (one checkpoint swings by 0.5k or more; the mean of about six is steadier), and the class minutes
+    (one checkpoint swings by 0.5k or more; the mean of the 4-12 checkpoints there is steadier), and the class minutes
     it first took to reach the laptop's FD at T."""
     fds = [(stats["minutes"], stats["fd"]) for _, stats in verdicts]
     late = [fd for minutes, fd in fds if minutes >= laptop_minutes / 6]
@@ -1374,16 +1374,16 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
                                                         laptop_alone(faces_tensor, models, seed, rate),
                                                         models[0], judge, images, every)
         results["one laptop alone (tutorial)"]["grid"] = samples(models[0], 64, seed=1234)
-        laptop_minutes, laptop_fd = (results["one laptop alone (tutorial)"]["verdicts"][-1][1][key]
-                                     for key in ("minutes", "fd"))
+        laptop = results["one laptop alone (tutorial)"]["verdicts"][-1][1]  # at T
         for name, setting in variants:
             setting = dict(setting)
             workers = setting.pop("workers")
-            config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"))
+            config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"),
+                                  setting.pop("outer_lr", ganns.OUTER_LR))
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, rate=rate, device=device, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
-                                   minutes=math.inf if workers <= 2 else laptop_minutes / 3, averages=averages)
+                                   minutes=math.inf if workers <= 2 else laptop["minutes"] / 3, averages=averages)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
             for half_life, average in results[name].pop("averages").items():
                 results[f"{name}, EMA {half_life // 1000}k"] = {**average, "grid": samples(average.pop("generator"),
@@ -1392,7 +1392,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
                    f"{(down + up) / config['unit_size'] / 1e3:.1f} KB")
             if workers > 2:
                 report(f"classroom seed {seed}: {name}: FD at T/3; mean from T/6 to T/3; minutes to the laptop's "
-                       f"FD at T", class_summary(results[name]["verdicts"], laptop_minutes, laptop_fd))
+                       f"FD at T", class_summary(results[name]["verdicts"], laptop["minutes"], laptop["fd"]))
         show_learning(results, f"classroom_seed{seed}")
 
 
