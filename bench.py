@@ -1302,7 +1302,8 @@ def laptops(count, local_steps, units_per_step, unit_size=None, **options):
     Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
     as worker.py), outer_lr, outer_momentum, warm_up (images)."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
-            "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS, **options}
+            "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS,
+            "outer_lr": ganns.OUTER_LR, **options}
 
 
 CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
@@ -1379,7 +1380,7 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
             setting = dict(setting)
             workers = setting.pop("workers")
             config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"),
-                                  setting.pop("outer_lr", ganns.OUTER_LR))
+                                  setting.pop("outer_lr"))
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, rate=rate, device=device, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
