@@ -2,14 +2,15 @@
 
     coordinator.py                 PostgreSQL                  worker.py (x many)
     --------------                 ----------                  ------------------
-    cut an epoch into units  --->  work_units  --- claim --->  train D and G on the unit's
-                                                               images, from the weights it got
-    average N changes,       <---  gradients   <-- upload ---  (start - end: how far they moved)
-    move the weights by it   --->  weights     --- fetch --->  next unit, new weights
+    cut an epoch into units  --->  work_units  --- claim --->  take H local steps of Adam
+                                                               on the unit's images
+    average N changes,       <---  changes     <-- upload ---  (start - end: how far the
+    move the weights by it                                      weights moved)
+    publish the new version  --->  weights     --- fetch --->  next unit, new weights
 
-This module is everything the two scripts share, read top to bottom:
-hyperparameters, the two models, the data, one training step, the blob format,
-the queue's SQL in the order a unit lives, and the helpers.
+This module is everything the scripts share, read top to bottom: hyperparameters,
+the two models, the data, the training step, the blob format, the queue's SQL in
+the order a unit lives, and the helpers.
 
 Sections marked  # ALGO:  are the ones to change (losses, optimiser, architecture,
 aggregation); each says what else must change with it. What a worker computes is
@@ -63,26 +64,24 @@ FEATURE_MAPS = 64         # width of both networks (ngf = ndf in the tutorial)
 IMAGE_SIZE = 64           # images are IMAGE_SIZE x IMAGE_SIZE
 LEARNING_RATE = 2e-4      # Adam, both networks
 BETAS = (0.5, 0.999)      # Adam's beta1 = 0.5 keeps GAN training stable (DCGAN paper, section 4)
-LOOKAHEAD = 2e-4          # G learns against D moved this far by its own gradient (0: both from the same D)
 LOSS = "BCEWithLogitsLoss, non-saturating for G"  # what d_loss and g_loss compute: rename it with them
                           # (the run records it, the model card prints it)
 
-# PLUMBING: how the work is cut up and shared out.
-LOCAL_STEPS = 64          # optimizer steps a worker takes on its own per unit (1: it sends a gradient)
-UNIT_SIZE = 1024          # images per unit: UNIT_SIZE / H for each local step (16); sets the bytes per image
-BATCH_SIZE = 64           # a worker's mini-batch with --local-steps 1, and the unit size then
-UNITS_PER_STEP = 2        # the coordinator steps once this many results are in
-OUTER_LR = 1.0            # with local steps it moves by this times the average change (1: the average itself)
-MAX_STALENESS = 64        # accept changes computed on weights this many versions old (a class of 60 or so)
-MAX_GRADIENT_STALENESS = 1  # ... and gradients (--local-steps 1): one step old at most
+# ALGO: local steps, and how the coordinator combines them.
+LOCAL_STEPS = 64          # Adam steps a worker takes on its own per unit, each on UNIT_SIZE / LOCAL_STEPS images
+UNIT_SIZE = 1024          # images per unit: the more per unit, the fewer bytes travel per image
+UNITS_PER_STEP = 2        # the coordinator steps once this many changes are in
+AGGREGATION = "image-weighted mean"  # what average_units computes: rename it with it (the run records it)
+MAX_CHANGE_RATIO = 3      # a change longer than this many times the recent median (change_limit) is scaled down
+RECENT_CHANGES = 16       # ... the median of this many changes, the newest the coordinator took
+
+# PLUMBING: how the work travels. Workers and coordinator must agree (the run records the dtypes).
+CHANGE_DTYPE = torch.bfloat16   # changes: half of float32's bytes, float32's range (change_blob says why)
+WEIGHTS_DTYPE = torch.float16   # the convolutions' weights: half the bytes, within 0.05% (weights_blob says why)
+MAX_STALENESS = 64        # use changes computed on weights this many versions old (a class of 60 or so)
 LEASE_SECONDS = 60        # a claimed unit goes back to the queue if its worker is silent this long
 KEEP_VERSIONS = 2         # weight versions kept in the database (workers may still be fetching the older)
-OPTIMIZER_EVERY = 10      # Adam's state (twice the weights' size) is stored with every 10th version only
-GRADIENT_DTYPE = "bfloat16"  # how gradients travel: half of float32's bytes, float32's range ("float32": exact)
-WEIGHTS_DTYPE = "float16"    # how the convolutions' weights travel: half the bytes, within 0.05% ("float32": exact)
-AGGREGATION = "image-weighted mean"  # what average_units computes: rename it with it (the run records it)
-MAX_NORM_RATIO = 20       # refuse a gradient this many times longer or shorter than its step's median (norm_outliers)
-SCHEMA_VERSION = 7        # schema.sql's: both scripts refuse a database whose tables another version made
+SCHEMA_VERSION = 8        # schema.sql's: both scripts refuse a database whose tables another version made
 EPOCHS = 5
 SEED = 1234
 
@@ -192,22 +191,15 @@ def build_models(config, device="cpu"):
 
 
 def build_optimizers(models):
-    # ALGO: one Adam per network, as in the tutorial.
+    # ALGO: one Adam per network, as in the tutorial. Each worker keeps its own from unit to unit.
     return tuple(torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS) for model in models)
 
 
-def default_unit_size(local_steps):
-    """Images per unit unless --unit-size says: UNIT_SIZE with local steps, one mini-batch without."""
-    return UNIT_SIZE if local_steps > 1 else BATCH_SIZE
-
-
-def run_config(feature_maps, dataset, max_images, unit_size, seed, gradient_dtype=GRADIENT_DTYPE,
-               weights_dtype=WEIGHTS_DTYPE, lookahead=LOOKAHEAD, local_steps=LOCAL_STEPS, outer_lr=OUTER_LR):
+def run_config(feature_maps, dataset, max_images, unit_size, local_steps, seed):
     """What the coordinator and every worker must agree on; stored in the run row."""
     return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
             "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
-            "unit_size": unit_size, "seed": seed, "gradient_dtype": gradient_dtype, "weights_dtype": weights_dtype,
-            "lookahead": lookahead, "local_steps": local_steps, "outer_lr": outer_lr, "aggregation": AGGREGATION,
+            "unit_size": unit_size, "local_steps": local_steps, "seed": seed, "aggregation": AGGREGATION,
             **recipe()}
 
 
@@ -415,8 +407,8 @@ def epoch_units(num_images, unit_size, epoch, seed):
     """One epoch's work: a seeded shuffle of every image index, cut into units.
 
     Every image is in exactly one unit per epoch. Each unit also gets its own
-    noise seed, so the same unit always gives the same gradient, wherever and
-    however often it is computed.
+    noise seed: its images and its noise are the same wherever and however
+    often it is computed.
     """
     order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
     units = []
@@ -428,9 +420,11 @@ def epoch_units(num_images, unit_size, epoch, seed):
 
 
 # ---------------------------------------------------------------------------
-# One training step: a worker's local steps on its unit (or, with --local-steps 1,
-# its gradient), the average of the workers' results, and the coordinator's step.
+# The training step. A worker takes H local steps on its unit and sends how far
+# the weights moved (unit_change); the coordinator bounds each change (change_limit),
+# averages them (average_units) and moves its weights by the average (apply_change).
 # `coordinator.py --local` runs exactly this code with no database in between.
+# (FedAvg, https://arxiv.org/abs/1602.05629; DiLoCo, https://arxiv.org/abs/2311.08105.)
 # ---------------------------------------------------------------------------
 
 # Every step's numbers, by the names the tables and blobs use, and as the tutorial prints them.
@@ -444,7 +438,7 @@ def metrics_text(stats):
 
 def minibatches(dataset, unit, batch_size, latent_dim, device):
     """The unit's real images and noise vectors, `batch_size` at a time, each batch with its share of the
-    unit's images (a unit's result is a mean over images, not over mini-batches). The noise comes from
+    unit's images (a unit's metrics are a mean over images, not over mini-batches). The noise comes from
     the unit's seed, drawn on the CPU: every device draws the same."""
     noise_source = torch.Generator().manual_seed(unit["noise_seed"])
     indices = unit["indices"]
@@ -476,42 +470,29 @@ def step_metrics(loss_d, loss_g, real_logits, fake_logits):
     return dict(zip(METRICS, values))
 
 
-def minibatch_gradients(models, real, noise, lookahead=LOOKAHEAD):
-    """The gradients of D's and G's losses on one mini-batch, and the numbers to log.
+def descend(optimizer, model, loss):
+    """One optimizer step of `model` down `loss`'s gradient. torch.autograd.grad returns the gradient
+    with respect to this model's parameters only, so G's loss cannot leak into D's step, and nothing
+    piles up in .grad."""
+    for p, g in zip(model.parameters(), torch.autograd.grad(loss, list(model.parameters()))):
+        p.grad = g
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
-    torch.autograd.grad returns the gradient only with respect to the
-    parameters we name, so the generator's loss cannot leak into the
-    discriminator's gradient and nothing accumulates in .grad between
-    mini-batches.
 
-    The tutorial steps D before it computes G's gradient ("alternating"
-    updates), so G always learns against the D that has just reacted to its
-    fakes. Taking both gradients from the same D instead ("simultaneous")
-    lets one work unit give both on one published version, but it spirals:
-    each network chases where the other was, the swings grow until D(G(z))
-    jumps between 0 and 1, and G collapses to one blob (README: what the
-    dynamics were). So G's gradient is taken through D as it will be after
-    its step: D's weights moved `lookahead` against the sign of their own
-    gradient, about what an Adam step moves each weight (an unrolled GAN of
-    one step, https://arxiv.org/abs/1611.02163, without differentiating
-    through the unrolling). lookahead=0 gives the simultaneous updates.
-    """
+def local_step(models, optimizers, real, noise):
+    """ALGO: one local step, the tutorial's: (1) update D, maximising log D(x) + log(1 - D(G(z)));
+    (2) update G, maximising log D(G(z)), judged by the D that has just reacted to its fakes.
+    `optimizers` is (G's, D's)."""
     generator, discriminator = models
     fake = generator(noise)
-
-    # Discriminator. detach() cuts the graph at the fake images: D's loss says
-    # nothing about how G should change.
+    # detach(): D's loss says nothing about how G should change, so the graph stops at the fakes.
     d_real, d_fake = discriminator(real), discriminator(fake.detach())
     loss_d = d_loss(d_real, d_fake)
-    grads_d = torch.autograd.grad(loss_d, list(discriminator.parameters()))
-
-    # Generator: the fakes again, this time with the graph through G kept,
-    # judged by D one step ahead. functional_call runs D with those weights
-    # in place of its own, which stay as they are.
-    ahead = {name: p.detach() - lookahead * g.sign() for (name, p), g in zip(discriminator.named_parameters(), grads_d)}
-    loss_g = g_loss(torch.func.functional_call(discriminator, ahead, (fake,)))
-    grads_g = torch.autograd.grad(loss_g, list(generator.parameters()))
-    return grads_g, grads_d, step_metrics(loss_d, loss_g, d_real, d_fake)
+    descend(optimizers[1], discriminator, loss_d)
+    loss_g = g_loss(discriminator(fake))
+    descend(optimizers[0], generator, loss_g)
+    return step_metrics(loss_d, loss_g, d_real, d_fake)
 
 
 @contextlib.contextmanager
@@ -530,126 +511,92 @@ def left_as_found(models):
         load_buffers(models, start_buffers)
 
 
-def unit_gradients(models, dataset, unit, batch_size=BATCH_SIZE, device="cpu", after_batch=None,
-                   lookahead=LOOKAHEAD):
-    """The mean gradient of a work unit, whatever mini-batch size the worker uses.
+def unit_change(models, optimizers, dataset, unit, config, device="cpu", after_batch=None):
+    """ALGO: a worker's work on one unit: H = config["local_steps"] local steps, each on an H-th of
+    the unit's images, with the worker's own Adam (`optimizers`, which keeps its state).
 
-    Returns {"grads": ..., "buffers": ..., "metrics": ...}, all per-image means
-    over the unit, so the coordinator's image-weighted average of units equals
-    one big computation over the same mini-batches. (Not over one big batch:
-    BatchNorm normalises each mini-batch by its own statistics, so a gradient
-    depends on which images shared its mini-batch.) "buffers" are BatchNorm's
-    running statistics after the unit: averaged too, or `generator.eval()`
-    would normalise with statistics no worker saw and draw grey images. The
-    models are left as they were found.
-    """
-    grads = {name: torch.zeros_like(p) for name, p in named_parameters(models).items()}
-    metrics = dict.fromkeys(METRICS, 0.0)
-    with left_as_found(models):
-        for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
-            grads_g, grads_d, batch_metrics = minibatch_gradients(models, real, noise, lookahead)
-            for name, g in zip(grads, grads_g + grads_d):
-                grads[name] += g * weight
-            for key, value in batch_metrics.items():
-                metrics[key] += value * weight
-            if after_batch:
-                after_batch()
-        buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    return {"grads": {name: g.cpu() for name, g in grads.items()}, "buffers": buffers, "metrics": metrics}
-
-
-def take_step(optimizer, model, loss):
-    """One optimizer step of `model` down `loss`'s gradient, with nothing left behind in .grad."""
-    for p, g in zip(model.parameters(), torch.autograd.grad(loss, list(model.parameters()))):
-        p.grad = g
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-
-
-def alternating_step(models, optimizers, real, noise):
-    """ALGO: one step of the tutorial's recipe, on a worker taking local steps: D steps first, then G's
-    gradient goes through the D that has just reacted to its fakes (the lookahead above needs no
-    pretending here). `optimizers` is (G's, D's)."""
-    generator, discriminator = models
-    fake = generator(noise)
-    d_real, d_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = d_loss(d_real, d_fake)
-    take_step(optimizers[1], discriminator, loss_d)
-    loss_g = g_loss(discriminator(fake))
-    take_step(optimizers[0], generator, loss_g)
-    return step_metrics(loss_d, loss_g, d_real, d_fake)
-
-
-def unit_change(models, optimizers, dataset, unit, batch_size, device="cpu", after_batch=None):
-    """ALGO: local steps (FedAvg, https://arxiv.org/abs/1602.05629; DiLoCo, https://arxiv.org/abs/2311.08105).
-
-    The worker trains on its own, one alternating_step per mini-batch of
-    `batch_size` images of the unit, with its own Adam (`optimizers`), and
-    sends how far the weights moved: {"grads": start - end, "buffers", "metrics"},
-    the shape of unit_gradients' result, so the same checks, the same norm rule
-    and the same average apply. The coordinator moves its weights by the
-    average change (apply_change). A unit of H mini-batches moves the same
-    bytes as a gradient of one: H times fewer bytes per trained image. The
-    models are left as they were found; the optimizers keep their state.
+    Returns {"change": start - end, "buffers": BatchNorm's statistics at the end, "metrics": the mean
+    over the unit's images}. The statistics travel too: averaged with the weights, or `generator.eval()`
+    would normalise with statistics no worker saw and draw grey images. A unit of H mini-batches sends
+    as many bytes as one mini-batch's gradient would: H times fewer per trained image. The models are
+    left as they were found.
     """
     metrics = dict.fromkeys(METRICS, 0.0)
+    batch_size = math.ceil(config["unit_size"] / config["local_steps"])
     with left_as_found(models) as start:
         for real, noise, weight in minibatches(dataset, unit, batch_size, models[0].latent_dim, device):
-            for key, value in alternating_step(models, optimizers, real, noise).items():
+            for key, value in local_step(models, optimizers, real, noise).items():
                 metrics[key] += value * weight
             if after_batch:
                 after_batch()
         with torch.no_grad():
             change = {name: (start[name] - p).cpu() for name, p in named_parameters(models).items()}
         buffers = {name: b.detach().cpu().clone() for name, b in named_buffers(models).items()}
-    return {"grads": change, "buffers": buffers, "metrics": metrics}
+    return {"change": change, "buffers": buffers, "metrics": metrics}
 
 
-def unit_result(models, optimizers, dataset, unit, config, batch_size=BATCH_SIZE, device="cpu", after_batch=None):
-    """What a worker sends for a unit under the run's `config`: with one local step the unit's gradient
-    (computed `batch_size` images at a time), with H the change of H alternating steps on H mini-batches."""
-    steps = config["local_steps"]
-    if steps == 1:
-        return unit_gradients(models, dataset, unit, batch_size, device, after_batch, lookahead=config["lookahead"])
-    return unit_change(models, optimizers, dataset, unit, math.ceil(config["unit_size"] / steps), device,
-                       after_batch)
+def change_norm(part):
+    """The length of a whole change, G's and D's together, summed in float64 so it cannot overflow."""
+    return math.sqrt(sum(torch.linalg.vector_norm(c, dtype=torch.float64).item() ** 2
+                         for c in part["change"].values()))
 
 
-# What a worker computes must be what the coordinator expects: the run records the hyperparameters a
-# worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
-# differs refuses to join. Change any of them and every worker needs the same ganns.py: two losses or
-# two architectures must never mix in one run.
-WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, d_loss, g_loss,
-                   minibatch_gradients, unit_gradients, take_step, alternating_step, unit_change, unit_result)
+def change_limit(recent_norms, models, local_steps):
+    """ALGO: how long one change may be (bound_change scales a longer one down to it): MAX_CHANGE_RATIO
+    times the median length of the recent changes, as sent. The lower of the middle two: in a step of
+    two, one change cannot raise it. Before the first step there are none: then lr * H * sqrt(N), as far
+    as H Adam steps could move the weights if each moved all N of them by the learning rate."""
+    if recent_norms:
+        return MAX_CHANGE_RATIO * statistics.median_low(recent_norms)
+    weights = sum(p.numel() for p in named_parameters(models).values())
+    return LEARNING_RATE * local_steps * math.sqrt(weights)
 
 
-def fingerprint(code):
-    """A short hash of a function's or class's source: any edit to it, a comment's too, gives another."""
-    source = "\n".join(line.rstrip() for line in inspect.getsource(code).splitlines())
-    return hashlib.sha256(source.encode()).hexdigest()[:12]
+def bound_change(part, limit):
+    """ALGO: each student's influence on a step, bounded. (part, its length as sent): a change longer
+    than `limit` comes back scaled down to `limit`, its direction kept. Honest changes of one run have
+    similar lengths (README: what a student cannot break), so the limit only meets a broken or
+    hostile one, which then moves the step no further than an honest one a few times longer would."""
+    norm = change_norm(part)
+    if norm > limit:
+        part = {**part, "change": {name: c * (limit / norm) for name, c in part["change"].items()}}
+    return part, norm
 
 
-def recipe():
-    """What every worker must share with the coordinator besides the run's sizes (run_config)."""
-    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS), "loss": LOSS,
-            "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
+def average_units(parts):
+    """ALGO: the aggregation. The image-weighted average of (unit result, images) pairs, and the image count.
+
+    Parts are read one at a time, so memory stays flat however many units a
+    step averages. The average, not the sum: the step size must not depend on
+    how many units or images went into it, just as with one machine's mean loss.
+    Only the coordinator runs it (and `--local`), so workers need no change; rename
+    AGGREGATION with it, and a coordinator resuming a run aggregated otherwise refuses.
+    An aggregation that needs every part at once (a trimmed mean, a median) can
+    list(parts) first. Two tests pin the weighted average (distributed_step_equals_local_computation
+    and a_worker_goes_on_from_its_own_last_change): change their references with it.
+    """
+    total, images = {"change": {}, "buffers": {}, "metrics": {}}, 0
+    for part, count in parts:
+        for section, values in total.items():
+            for name, value in part[section].items():
+                if name not in values:
+                    values[name] = value * count  # a new tensor (or float) to add the others into
+                elif torch.is_tensor(value):
+                    values[name].add_(value, alpha=count)  # in place: no new tensor per unit
+                else:
+                    values[name] += value * count
+        images += count
+    average = {section: {name: value / images for name, value in values.items()} for section, values in total.items()}
+    return average, images
 
 
-def code_differences(config):
-    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded
-    (none recorded, by a run older than recipes: none to compare)."""
-    mine, theirs = recipe()["code"], config.get("code")
-    if not theirs:
-        return []
-    return [name for name in {**theirs, **mine} if theirs.get(name) != mine.get(name)]
-
-
-def recipe_differences(config):
-    """The names of what this copy of ganns.py does differently from the run's `config`."""
-    if "code" not in config:
-        return ["the recipe, which a run started by an older ganns.py did not record"]
-    mine = recipe()
-    return [key for key in mine if key != "code" and config.get(key) != mine[key]] + code_differences(config)
+def apply_change(models, change):
+    """ALGO: move the weights by a change (the workers' average on the coordinator, a worker's own last
+    one on a worker: the same function, so the two agree), then load its BatchNorm statistics."""
+    with torch.no_grad():
+        for name, p in named_parameters(models).items():
+            p.sub_(change["change"][name].to(p.device, p.dtype))
+    load_buffers(models, change["buffers"])
 
 
 def named_parameters(models):
@@ -669,69 +616,44 @@ def load_buffers(models, buffers):
             b.copy_(buffers[name])
 
 
-def average_units(parts):
-    """ALGO: the aggregation. The image-weighted average of (unit result, images) pairs, and the image count.
-
-    Parts are read one at a time, so memory stays flat however many units a
-    step averages. The average, not the sum: the step size must not depend on
-    how many units or images went into it, just as with one machine's mean loss.
-    Only the coordinator runs it (and `--local`), so workers need no change; rename
-    AGGREGATION with it, and a coordinator resuming a run aggregated otherwise refuses. An
-    aggregation that needs every part at once (a trimmed mean, a median) can
-    list(parts) first. The step counts every part read from `parts`; one never read waits for the next step.
-    Two tests pin the weighted average (distributed_step_equals_local_computation and
-    local_steps_move_the_weights_by_the_workers_average_change): change their references with it.
-    """
-    total, images = {"grads": {}, "buffers": {}, "metrics": {}}, 0
-    for part, count in parts:
-        for section, values in total.items():
-            for name, value in part[section].items():
-                if name not in values:
-                    values[name] = value * count  # a new tensor (or float) to add the others into
-                elif torch.is_tensor(value):
-                    values[name].add_(value, alpha=count)  # in place: no new tensor per unit
-                else:
-                    values[name] += value * count
-        images += count
-    average = {section: {name: value / images for name, value in values.items()} for section, values in total.items()}
-    return average, images
+# What a worker computes must be what the coordinator expects: the run records the hyperparameters a
+# worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
+# differs refuses to join. Change any of them and every worker needs the same ganns.py: two losses or
+# two architectures must never mix in one run.
+WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, minibatches, d_loss,
+                   g_loss, descend, local_step, unit_change, apply_change)
 
 
-def apply_step(models, optimizers, average):
-    """ALGO: one Adam step of both networks with the averaged gradients, then the averaged BatchNorm statistics."""
-    for name, p in named_parameters(models).items():
-        p.grad = average["grads"][name].to(p.device, p.dtype)
-    for optimizer in optimizers:
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    load_buffers(models, average["buffers"])
+def fingerprint(code):
+    """A short hash of a function's or class's source: any edit to it, a comment's too, gives another."""
+    source = "\n".join(line.rstrip() for line in inspect.getsource(code).splitlines())
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
-def apply_change(models, average, lr=1.0):
-    """ALGO: the outer step of local steps: move the weights by `lr` times the workers' average change, then
-    load the averaged BatchNorm statistics. (lr 1 is plain averaging, FedAvg's outer step; DiLoCo's is an
-    outer SGD with momentum, https://arxiv.org/abs/2311.08105.)"""
-    with torch.no_grad():
-        for name, p in named_parameters(models).items():
-            p.sub_(average["grads"][name].to(p.device, p.dtype), alpha=lr)
-    load_buffers(models, average["buffers"])
+def recipe():
+    """What every worker must share with the coordinator besides the run's sizes (run_config)."""
+    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS), "loss": LOSS,
+            "change_dtype": str(CHANGE_DTYPE), "weights_dtype": str(WEIGHTS_DTYPE),
+            "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
 
 
-def outer_step(models, optimizers, average, config):
-    """The coordinator's step for the run's `config`: Adam on averaged gradients, or the average change
-    times the run's outer_lr."""
-    if config["local_steps"] == 1:
-        apply_step(models, optimizers, average)
-    else:
-        apply_change(models, average, config["outer_lr"])
+def code_differences(config):
+    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded."""
+    mine, theirs = recipe()["code"], config["code"]
+    return [name for name in {**theirs, **mine} if theirs.get(name) != mine.get(name)]
+
+
+def recipe_differences(config):
+    """The names of what this copy of ganns.py does differently from the run's `config`."""
+    mine = recipe()
+    return [key for key in mine if key != "code" and config.get(key) != mine[key]] + code_differences(config)
 
 
 # ---------------------------------------------------------------------------
 # Blobs. PLUMBING: what travels through the database, written with torch.save.
-#   weights:   {"generator": state_dict, "discriminator": state_dict}, convolutions' weights in the run's weights_dtype
-#   gradient:  {"grads": {name: tensor in the run's gradient_dtype}, "buffers": {name: float32 tensor},
-#               "metrics": {name: float}}
-#   optimizer: {"generator": Adam state_dict, "discriminator": Adam state_dict}
+#   weights: {"generator": state_dict, "discriminator": state_dict}, convolutions' weights in WEIGHTS_DTYPE
+#   change:  {"change": {name: CHANGE_DTYPE tensor}, "buffers": {name: float32 tensor},
+#             "metrics": {name: float}}
 # ---------------------------------------------------------------------------
 
 def to_blob(obj):
@@ -747,18 +669,25 @@ def from_blob(blob, device="cpu"):
     return torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
 
 
-def gradient_blob(result, dtype):
-    """A unit's result as it travels. bfloat16 keeps float32's exponent and 8 bits of
-    its mantissa: each number is off by at most 0.4%, far less than the noise between
-    two mini-batches, and Adam divides every gradient by its own running scale anyway.
-    (float16 would need scaling: small gradients underflow its range.)"""
-    grads = {name: g.to(getattr(torch, dtype)) for name, g in result["grads"].items()}
-    return to_blob({**result, "grads": grads})
+def change_blob(result):
+    """A unit's result as it travels. bfloat16 keeps float32's exponent and 8 bits of its mantissa:
+    each number is off by at most 0.4%, far less than the noise between two units. (float16 would
+    need scaling: small changes underflow its range.)"""
+    return to_blob({**result, "change": {name: c.to(CHANGE_DTYPE) for name, c in result["change"].items()}})
 
 
 def widen(part):
-    """A loaded gradient blob with its gradients back in float32, ready to be averaged."""
-    return {**part, "grads": {name: g.float() for name, g in part["grads"].items()}}
+    """A loaded change blob with its change back in float32, ready to be averaged."""
+    return {**part, "change": {name: c.float() for name, c in part["change"].items()}}
+
+
+def max_change_bytes(models):
+    """The most bytes a change of `models` can take: its own size, and 64 KiB for what another version
+    of torch may write around the same tensors. The database refuses a larger upload (schema.sql)."""
+    zeros = {"change": {name: torch.zeros_like(p) for name, p in named_parameters(models).items()},
+             "buffers": {name: b.cpu() for name, b in named_buffers(models).items()},
+             "metrics": dict.fromkeys(METRICS, 0.0)}
+    return len(change_blob(zeros)) + 64 * 1024
 
 
 def conv_weights(model):
@@ -766,21 +695,17 @@ def conv_weights(model):
     return {name for name, p in model.named_parameters() if p.dim() > 1}
 
 
-def weights_blob(models, dtype):
-    """The weights as workers fetch them, the convolutions' in `dtype`. float16 rounds a
-    number by at most 1/2048 of itself (3e-8 below 6e-5): for these weights, which DCGAN
-    starts at a spread of 0.02, a twentieth of what one Adam step (2e-4) moves them, in
-    half the bytes. The coordinator keeps float32 and steps on that. BatchNorm's weights
-    (near 1, where float16's rounding would be two Adam steps) and statistics stay float32."""
+def weights_blob(models):
+    """The weights as workers fetch them, the convolutions' in WEIGHTS_DTYPE. float16 rounds a number
+    by at most 1/2048 of itself: for these weights, which DCGAN starts at a spread of 0.02, a twentieth
+    of what one Adam step (2e-4) moves them, in half the bytes. The coordinator keeps float32 and steps
+    on that. BatchNorm's weights (near 1, where float16's rounding would be two Adam steps) and
+    statistics stay float32."""
     def travelling(model):
         compact = conv_weights(model)
-        return {name: value.to(getattr(torch, dtype)) if name in compact else value
+        return {name: value.to(WEIGHTS_DTYPE) if name in compact else value
                 for name, value in model.state_dict().items()}
     return to_blob({key: travelling(model) for key, model in zip(MODELS, models)})
-
-
-def optimizer_blob(optimizers):
-    return to_blob({key: optimizer.state_dict() for key, optimizer in zip(MODELS, optimizers)})
 
 
 # ---------------------------------------------------------------------------
@@ -818,12 +743,12 @@ def check_tensors(got, expected, what, dtype=None):
             raise ValueError(f"{what} {name}: NaN or infinite values")
 
 
-def check_gradient(part, models, dtype=torch.float32):
-    """A loaded gradient blob: one `dtype` gradient per parameter of `models` (generator, discriminator),
+def check_change(part, models):
+    """A loaded change blob: one CHANGE_DTYPE tensor per parameter of `models` (generator, discriminator),
     BatchNorm's statistics in float32, and four finite metrics; nothing more, nothing less."""
-    if not isinstance(part, dict) or part.keys() != {"grads", "buffers", "metrics"}:
-        raise ValueError("not a gradient blob: expected grads, buffers and metrics")
-    check_tensors(part["grads"], named_parameters(models), "gradient", dtype)
+    if not isinstance(part, dict) or part.keys() != {"change", "buffers", "metrics"}:
+        raise ValueError("not a change blob: expected change, buffers and metrics")
+    check_tensors(part["change"], named_parameters(models), "change", CHANGE_DTYPE)
     check_tensors(part["buffers"], named_buffers(models), "BatchNorm statistic", torch.float32)
     metrics = part["metrics"]
     if not (isinstance(metrics, dict) and metrics.keys() == set(METRICS)
@@ -831,9 +756,9 @@ def check_gradient(part, models, dtype=torch.float32):
         raise ValueError(f"metrics: expected {len(METRICS)} finite floats, {', '.join(METRICS)}")
 
 
-def check_weights(state, models, dtype):
+def check_weights(state, models):
     """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator),
-    the convolutions' weights in `dtype`, all finite."""
+    the convolutions' weights in WEIGHTS_DTYPE, all finite."""
     if not isinstance(state, dict) or state.keys() != set(MODELS):
         raise ValueError("not a weights blob: expected generator and discriminator")
     for key, model in zip(MODELS, models):
@@ -842,33 +767,8 @@ def check_weights(state, models, dtype):
             raise ValueError(f"{key}: expected a state_dict, found {type(got).__name__}")
         convs = {name: value for name, value in got.items() if name in compact}
         rest = {name: value for name, value in got.items() if name not in compact}
-        check_tensors(convs, {name: expected[name] for name in compact}, key, dtype)
+        check_tensors(convs, {name: expected[name] for name in compact}, key, WEIGHTS_DTYPE)
         check_tensors(rest, {name: value for name, value in expected.items() if name not in compact}, key)
-
-
-def gradient_norm(part):
-    """The length of the whole gradient, G's and D's together, summed in float64 so it cannot overflow."""
-    return math.sqrt(sum(torch.linalg.vector_norm(g, dtype=torch.float64).item() ** 2 for g in part["grads"].values()))
-
-
-def norm_outliers(norms, ratio=MAX_NORM_RATIO):
-    """ALGO: the keys of `norms` more than `ratio` times longer or shorter than the median of the step's norms.
-
-    Honest gradients of one step have similar lengths, even a one-image unit
-    (an epoch's last) against 64-image ones (README: what a student cannot break). A broken or
-    hostile one is off by orders of magnitude, and the median does not move
-    with it as long as fewer than half are out of line. In a step of two the
-    median would sit halfway, next to the wrong one, so each is judged by the
-    other instead; if they disagree we cannot tell which is wrong, and both
-    are refused and recomputed. A step of one has nothing to compare with.
-    """
-    out = []
-    for key, norm in norms.items():
-        others = [n for k, n in norms.items() if k != key]
-        reference = statistics.median(others if len(others) == 1 else [norm, *others])
-        if not reference / ratio <= norm <= reference * ratio:
-            out.append(key)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -890,21 +790,23 @@ def read_run(conn):
 
 # A new run replaces everything. Sequences are not reset, so unit ids of the
 # old run are never reused: a worker still busy with one will be refused.
-CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, gradients, work_units, workers"
+CLEAR_RUN = "TRUNCATE run, weights, steps, contributions, changes, work_units, workers"
 
 INSERT_RUN = """
-INSERT INTO run (id, config, version, status) VALUES (%(id)s, %(config)s, 0, 'training')"""
+INSERT INTO run (id, config, version, status, max_change_bytes)
+VALUES (%(id)s, %(config)s, 0, 'training', %(max_change_bytes)s)"""
 
-COPY_WEIGHTS = "COPY weights (version, weights, optimizer) FROM STDIN (FORMAT binary)"
+COPY_WEIGHTS = "COPY weights (version, weights) FROM STDIN (FORMAT binary)"
 
 
-def start_run(conn, config, weights, optimizer):
+def start_run(conn, config, weights, max_change_bytes):
     """Wipe any old run and publish version 0 of a new one, atomically."""
     run_id = random.SystemRandom().randrange(1, 2**62)
     with conn, conn.cursor() as cur:
         cur.execute(CLEAR_RUN)
-        cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config)})
-        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", 0), weights, optimizer)
+        cur.execute(INSERT_RUN, {"id": run_id, "config": psycopg2.extras.Json(config),
+                                 "max_change_bytes": max_change_bytes})
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", 0), weights)
         cur.execute(NOTIFY_WORK)
     return read_run(conn)
 
@@ -978,74 +880,87 @@ def give_back_unit(conn, unit):
 
 
 # The upload. PostgreSQL refuses COPY into a table with row-level security
-# (schema.sql: what a student may do), so a gradient goes into the view
-# gradient_uploads, whose trigger runs the fenced upload as the worker itself,
+# (schema.sql: what a student may do), so a change goes into the view
+# change_uploads, whose trigger runs the fenced upload as the worker itself,
 # every policy applying: only if this worker's lease is still the unit's
-# current one, one statement marks the unit computed and stores the gradient,
+# current one, one statement marks the unit computed and stores the change,
 # so either both happen or neither does. A lost lease stores nothing. COPY
 # counts every row it read, stored or not, so UPLOADED asks the unit after.
-COPY_GRADIENT = "COPY gradient_uploads (unit_id, lease, version, worker, blob) FROM STDIN (FORMAT binary)"
+COPY_CHANGE = "COPY change_uploads (unit_id, lease, version, worker, blob) FROM STDIN (FORMAT binary)"
 
-# Whether the COPY above stored the gradient: its unit is computed under this worker's lease.
+# Whether the COPY above stored the change: its unit is computed under this worker's lease.
 UPLOADED = "SELECT FROM work_units WHERE id = %(unit_id)s AND lease = %(lease)s AND status = 'computed'"
 
 
-def upload_gradient(conn, unit, worker, blob):
+def upload_change(conn, unit, worker, blob):
     """True if accepted; False if the lease was lost (expired, given back or from an old run)."""
     name = worker.encode(psycopg2.extensions.encodings[conn.encoding])  # COPY reads text in the connection's encoding
-    with conn, conn.cursor() as cur:
-        copy_in(cur, COPY_GRADIENT, struct.pack("!q", unit["id"]), struct.pack("!q", unit["lease"]),
-                struct.pack("!i", unit["version"]), name, blob)
-        cur.execute(UPLOADED, {"unit_id": unit["id"], "lease": unit["lease"]})
-        accepted = cur.rowcount == 1
-        if accepted:
-            cur.execute(NOTIFY_GRADIENTS)
+    try:
+        with conn, conn.cursor() as cur:
+            copy_in(cur, COPY_CHANGE, struct.pack("!q", unit["id"]), struct.pack("!q", unit["lease"]),
+                    struct.pack("!i", unit["version"]), name, blob)
+            cur.execute(UPLOADED, {"unit_id": unit["id"], "lease": unit["lease"]})
+            accepted = cur.rowcount == 1
+            if accepted:
+                cur.execute(NOTIFY_CHANGES)
+    except psycopg2.errors.ProgramLimitExceeded as error:  # schema.sql: check_upload
+        raise SystemExit(f"the database refused unit {unit['id']}'s change: {first_line(error)}. "
+                         f"Run the instructor's ganns.py") from None
     return accepted
 
 
-READY_GRADIENTS = """
-SELECT id, unit_id, version, worker, images FROM gradients
+READY_CHANGES = """
+SELECT id, unit_id, version, worker, images FROM changes
 WHERE version >= %(oldest)s ORDER BY id"""
 
 
-def ready_gradients(conn, oldest):
-    return execute(conn, READY_GRADIENTS, {"oldest": oldest})
+def ready_changes(conn, oldest):
+    return execute(conn, READY_CHANGES, {"oldest": oldest})
 
 
-READ_GRADIENT = "COPY (SELECT blob FROM gradients WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
+READ_CHANGE = "COPY (SELECT blob FROM changes WHERE id = %(id)s) TO STDOUT (FORMAT binary)"
 
 
-def read_gradient(conn, gradient_id):
-    return copy_out(conn, READ_GRADIENT, {"id": gradient_id})
+def read_change(conn, change_id):
+    return copy_out(conn, READ_CHANGE, {"id": change_id})
 
 
-# A gradient that failed the coordinator's checks: forget it, recompute its
+# A change that failed the coordinator's checks: forget it, recompute its
 # unit, and count it against the worker name that sent it, all at once. The
 # worker's row is its student's to lock (SELECT ... FOR UPDATE in a transaction
 # left open): SKIP LOCKED leaves such a refusal uncounted instead of waiting.
-REFUSE_GRADIENT = """
-WITH refused AS (DELETE FROM gradients WHERE id = %(id)s RETURNING unit_id, worker),
+REFUSE_CHANGE = """
+WITH refused AS (DELETE FROM changes WHERE id = %(id)s RETURNING unit_id, worker),
      requeued AS (UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
                   WHERE id IN (SELECT unit_id FROM refused))
 UPDATE workers SET units_refused = units_refused + 1
 WHERE name IN (SELECT name FROM workers WHERE name IN (SELECT worker FROM refused) FOR UPDATE SKIP LOCKED)"""
 
 
-def refuse_gradient(conn, gradient_id):
-    execute(conn, REFUSE_GRADIENT, {"id": gradient_id})
+def refuse_change(conn, change_id):
+    execute(conn, REFUSE_CHANGE, {"id": change_id})
+
+
+# The lengths of the changes the last steps took, newest first: change_limit's median.
+RECENT_NORMS = "SELECT norm FROM contributions ORDER BY step DESC, unit_id DESC LIMIT %(count)s"
+
+
+def recent_norms(conn):
+    return [row["norm"] for row in execute(conn, RECENT_NORMS, {"count": RECENT_CHANGES})]
 
 
 # The step's bookkeeping, all in one transaction (publish_step): a coordinator
 # killed half-way leaves no half-published step, only the last whole one.
 RECORD_CONTRIBUTIONS = """
-INSERT INTO contributions (unit_id, step, version, worker, images)
-SELECT unit_id, %(step)s, version, worker, images FROM gradients WHERE id = ANY(%(gradient_ids)s)"""
+INSERT INTO contributions (unit_id, step, version, worker, images, norm)
+SELECT unit_id, %(step)s, version, worker, images, taken.norm
+FROM changes JOIN unnest(%(ids)s::bigint[], %(norms)s::float8[]) AS taken (id, norm) USING (id)"""
 
 MARK_UNITS_DONE = """
 UPDATE work_units SET status = 'done'
-WHERE status = 'computed' AND id IN (SELECT unit_id FROM gradients WHERE id = ANY(%(gradient_ids)s))"""
+WHERE status = 'computed' AND id IN (SELECT unit_id FROM changes WHERE id = ANY(%(ids)s))"""
 
-DELETE_GRADIENTS = "DELETE FROM gradients WHERE id = ANY(%(gradient_ids)s)"
+DELETE_CHANGES = "DELETE FROM changes WHERE id = ANY(%(ids)s)"
 
 # Only the coordinator that read version step - 1 can publish version step.
 ADVANCE_VERSION = "UPDATE run SET version = %(step)s WHERE version = %(step)s - 1"
@@ -1054,58 +969,25 @@ INSERT_STEP = """
 INSERT INTO steps (step, epoch, images, loss_d, loss_g, d_real, d_fake, workers)
 VALUES (%(step)s, %(epoch)s, %(images)s, %(loss_d)s, %(loss_g)s, %(d_real)s, %(d_fake)s, %(workers)s)"""
 
-DELETE_OLD_WEIGHTS = """
-DELETE FROM weights WHERE version <= %(step)s - %(keep)s
-AND version < (SELECT max(version) FROM weights WHERE optimizer IS NOT NULL)"""
+DELETE_OLD_WEIGHTS = "DELETE FROM weights WHERE version <= %(step)s - %(keep)s"
 
 
-def publish_step(conn, step, gradient_ids, weights, stats):
-    """New weights, the ledger and the losses: all of it or none of it. (Adam's state follows: store_optimizer.)"""
-    ids = {"step": step, "gradient_ids": list(gradient_ids)}
+def publish_step(conn, step, norms, weights, stats):
+    """New weights, the ledger (`norms`: {change id: its length as sent}) and the losses: all of it or none."""
+    ids = {"step": step, "ids": list(norms), "norms": list(norms.values())}
     with conn, conn.cursor() as cur:
         cur.execute(RECORD_CONTRIBUTIONS, ids)  # fails if a unit already contributed
         cur.execute(MARK_UNITS_DONE, ids)
-        if cur.rowcount != len(gradient_ids):
-            raise RuntimeError(f"step {step}: {len(gradient_ids) - cur.rowcount} of its units changed under it")
-        cur.execute(DELETE_GRADIENTS, ids)
+        if cur.rowcount != len(norms):
+            raise RuntimeError(f"step {step}: {len(norms) - cur.rowcount} of its units changed under it")
+        cur.execute(DELETE_CHANGES, ids)
         cur.execute(ADVANCE_VERSION, ids)
         if cur.rowcount != 1:
             raise RuntimeError(f"step {step}: another coordinator published this version first")
-        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights, None)
+        copy_in(cur, COPY_WEIGHTS, struct.pack("!i", step), weights)
         cur.execute(INSERT_STEP, {"step": step, **stats})
         cur.execute(DELETE_OLD_WEIGHTS, {"step": step, "keep": KEEP_VERSIONS})
         cur.execute(NOTIFY_WORK)
-
-
-# The newest Adam state. It is twice the weights' size, too slow to write every
-# step, so it is stored every OPTIMIZER_EVERY versions: a coordinator that
-# resumes at version V continues with moments up to that many steps older.
-# It is added to its version's row after the step (through the session's upload table below).
-STORE_OPTIMIZER = "UPDATE weights SET optimizer = (SELECT blob FROM upload) WHERE version = %(version)s"
-
-# Adam's state lands in a table of the coordinator's own session first, for
-# STORE_OPTIMIZER to take. ON COMMIT DELETE ROWS empties it after.
-CREATE_UPLOAD_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS upload (blob BYTEA) ON COMMIT DELETE ROWS;
-ALTER TABLE upload ALTER COLUMN blob SET STORAGE EXTERNAL"""
-
-COPY_UPLOAD = "COPY upload (blob) FROM STDIN (FORMAT binary)"
-
-
-def store_optimizer(conn, version, blob):
-    with conn, conn.cursor() as cur:
-        cur.execute(CREATE_UPLOAD_TABLE)
-        copy_in(cur, COPY_UPLOAD, blob)
-        cur.execute(STORE_OPTIMIZER, {"version": version})
-
-
-READ_OPTIMIZER = """
-COPY (SELECT optimizer FROM weights WHERE optimizer IS NOT NULL ORDER BY version DESC LIMIT 1)
-TO STDOUT (FORMAT binary)"""
-
-
-def read_optimizer(conn):
-    return copy_out(conn, READ_OPTIMIZER, {})
 
 
 # Units whose worker went silent go back to the queue. A unit its student keeps
@@ -1129,15 +1011,15 @@ def reap_expired_leases(conn):
         return [login for login, in cur.fetchall()]
 
 
-# Gradients computed on weights too old to use: drop them, recompute their units.
+# Changes computed on weights too old to use: drop them, recompute their units.
 REQUEUE_STALE = """
-WITH stale AS (DELETE FROM gradients WHERE version < %(oldest)s RETURNING unit_id)
+WITH stale AS (DELETE FROM changes WHERE version < %(oldest)s RETURNING unit_id)
 UPDATE work_units SET status = 'pending', worker = NULL, lease = NULL
 WHERE id IN (SELECT unit_id FROM stale)"""
 
 
 def requeue_stale(conn, oldest):
-    """Drop the gradients too old to use, send their units back, and wake waiting workers if any were."""
+    """Drop the changes too old to use, send their units back, and wake waiting workers if any were."""
     with conn, conn.cursor() as cur:
         cur.execute(REQUEUE_STALE, {"oldest": oldest})
         if cur.rowcount:
@@ -1149,7 +1031,7 @@ def requeue_stale(conn, oldest):
 # TRUNCATE false: giving the freed end of a table back to the disk needs the
 # table to itself, and VACUUM would wait up to 5 s for workers to stop reading
 # weights, each time. Its space is reused by the next versions anyway.
-VACUUM = "VACUUM (TRUNCATE false) weights, gradients, work_units"
+VACUUM = "VACUUM (TRUNCATE false) weights, changes, work_units"
 
 
 def vacuum(conn):
@@ -1231,7 +1113,7 @@ def read_target(conn):
     return first(execute(conn, READ_TARGET))
 
 
-# The newest steps: the latest losses, and the rate of the last few for an ETA.
+# The newest steps: the latest losses, and the rate of the last few for the ETA.
 RECENT_STEPS = """
 SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
        extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
@@ -1268,7 +1150,7 @@ def first(rows):
 
 
 # The binary COPY format: a signature, then rows of (field count, then length
-# and bytes of each field), then -1. Our COPYs carry one row of one field.
+# and bytes of each field), then -1. Our COPYs carry one row.
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then 4 bytes of flags, 4 of header extension
 
 
@@ -1299,20 +1181,19 @@ def copy_out(conn, sql, params):
 
 def copy_in(cur, sql, *fields):
     """One row through COPY ... FROM STDIN (FORMAT binary). Fields are bytes, as PostgreSQL
-    encodes them in binary: a BYTEA or TEXT as it is, an INTEGER as 4 big-endian bytes, a BIGINT
-    as 8; None is NULL."""
+    encodes them in binary: a BYTEA or TEXT as it is, an INTEGER as 4 big-endian bytes, a BIGINT as 8."""
     parts = [COPY_SIGNATURE, struct.pack("!h", len(fields))]
     for field in fields:
-        parts += [struct.pack("!i", -1)] if field is None else [struct.pack("!i", len(field)), field]  # -1: NULL
+        parts += [struct.pack("!i", len(field)), field]
     copy_expert(cur, sql, io.BytesIO(b"".join(parts + [struct.pack("!h", -1)])))  # -1: no more rows
 
 
 # Waiting workers and the coordinator LISTEN instead of polling: a NOTIFY is
 # delivered when the transaction that sent it commits.
 # https://www.postgresql.org/docs/current/sql-notify.html
-LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                  # new units or new weights
+LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                # new units or new weights
 
-LISTEN_GRADIENTS, NOTIFY_GRADIENTS = "LISTEN gradients", "NOTIFY gradients"  # a gradient arrived
+LISTEN_CHANGES, NOTIFY_CHANGES = "LISTEN changes", "NOTIFY changes"    # a change arrived
 
 
 def listen(conn, statement):
@@ -1342,11 +1223,13 @@ READ_SCHEMA_VERSION = "SELECT max(version) AS version FROM schema_version"
 # Tables but no schema_version: made by the code from before versions were kept.
 HAS_TABLES = "SELECT to_regclass('run') IS NOT NULL AS has_tables"
 
-# --reset on a database that an older version set up: its tables go, with the old run in them.
+# --reset on a database that an older version set up: its tables go, with the old run in them
+# (gradients and gradient_uploads: version 7's names for changes and change_uploads).
 DROP_TABLES = """
-DROP VIEW IF EXISTS gradient_uploads;
-DROP TABLE IF EXISTS run, weights, work_units, gradients, contributions, steps, workers, schema_version,
-                     coordinator_lock CASCADE"""
+DROP VIEW IF EXISTS change_uploads, gradient_uploads;
+DROP TABLE IF EXISTS run, weights, work_units, changes, gradients, contributions, steps, workers, schema_version,
+                     coordinator_lock CASCADE;
+DROP FUNCTION IF EXISTS upload_gradient, check_upload_is_whole"""
 
 
 def create_schema(conn):
@@ -1355,7 +1238,7 @@ def create_schema(conn):
             cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
     except psycopg2.errors.InsufficientPrivilege as error:
         raise SystemExit(f"cannot set up the tables and the ganns_worker role: {first_line(error)}. The coordinator's "
-                         f"login must own the tables and be allowed to create roles (README: running it with a class)")
+                         f"login must own the tables and be allowed to create roles (README: running a class)")
 
 
 def schema_version(conn):
@@ -1442,7 +1325,7 @@ def lock_holders(conn):
 
 
 # ---------------------------------------------------------------------------
-# Command-line helpers shared by the two scripts.
+# Command-line helpers shared by the scripts.
 # ---------------------------------------------------------------------------
 
 def first_line(error):
@@ -1469,15 +1352,16 @@ def whole_number(low, high=None):
     return parse
 
 
-def non_negative(text):
-    """An argparse type: a number 0 or more, or one line saying what is wrong."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
+def printable(text):
+    """A student's words without control characters, which could rewrite the instructor's terminal."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def evenly_spaced(items, count):
+    """At most `count` of `items`, spread from the first to the last (both kept)."""
+    if len(items) <= count:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
 
 
 def setup_logging(name):
@@ -1492,7 +1376,7 @@ def stop_on_ctrl_c_and_kill():
 
     Set explicitly: a process started in the background by a shell script
     inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt.
-    The signal is also remembered in CTRL_C, which the worker's loops check: a
+    The signal is also remembered in CTRL_C, which the loops check: a
     KeyboardInterrupt raised inside a library's code can be caught and lost there
     (psycopg2 turns one into a failed COPY, see copy_expert).
     Only the first signal counts. Ctrl-C in a terminal reaches a coordinator's

@@ -6,7 +6,7 @@
 --   run            one row: what is being trained and how far it has got
 --   weights        the published model, one row per version (only the newest few are kept)
 --   work_units     slices of the dataset waiting to be, being, or already computed
---   gradients      uploaded gradients waiting for the coordinator's next step
+--   changes        uploaded changes of weights waiting for the coordinator's next step
 --   contributions  the ledger: which unit went into which step, and who computed it
 --   steps          one row of losses per optimiser step
 --   workers        who takes part: each worker's machine and its latest speed
@@ -27,7 +27,7 @@
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 COMMENT ON TABLE schema_version IS 'One row: the version of schema.sql that made these tables.';
 DELETE FROM schema_version;
-INSERT INTO schema_version VALUES (7);
+INSERT INTO schema_version VALUES (8);
 
 
 -- ---------------------------------------------------------------------------
@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS run (
     target_steps  INTEGER NOT NULL DEFAULT 0, -- 0: no step limit
     -- Results computed on weights more than this many versions old are dropped: a worker
     -- whose results keep arriving later than that says so and stops.
-    max_staleness INTEGER NOT NULL DEFAULT 1
+    max_staleness INTEGER NOT NULL DEFAULT 1,
+    -- The most bytes one change of this run's model can take (ganns.max_change_bytes): check_upload refuses more.
+    max_change_bytes BIGINT NOT NULL
 );
 COMMENT ON TABLE run IS 'The training run: a single row.';
 -- One row at most: a unique index on a constant.
@@ -62,13 +64,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS run_single_row ON run ((true));
 CREATE TABLE IF NOT EXISTS weights (
     version     INTEGER PRIMARY KEY,       -- a version is published once: no repeats
     weights     BYTEA NOT NULL,            -- torch.save({'generator': ..., 'discriminator': ...} state_dicts)
-    optimizer   BYTEA,                     -- Adam's moments, every ganns.OPTIMIZER_EVERY'th version: to resume
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE weights IS 'Published model versions; the coordinator keeps only the newest few.';
 -- Float noise does not compress: store blobs as they are instead of trying.
 ALTER TABLE weights ALTER COLUMN weights SET STORAGE EXTERNAL;
-ALTER TABLE weights ALTER COLUMN optimizer SET STORAGE EXTERNAL;
 
 
 -- ---------------------------------------------------------------------------
@@ -84,15 +84,15 @@ CREATE TABLE IF NOT EXISTS work_units (
     epoch          INTEGER NOT NULL,
     position       INTEGER NOT NULL,       -- the unit's place in its epoch
     indices        INTEGER[] NOT NULL,     -- the images: a slice of the epoch's seeded shuffle
-    noise_seed     BIGINT NOT NULL,        -- the generator's noise, so a unit always gives the same gradient
+    noise_seed     BIGINT NOT NULL,        -- the generator's noise: the same wherever the unit is computed
     status         TEXT NOT NULL DEFAULT 'pending'
                    CHECK (status IN ('pending', 'claimed', 'computed', 'done')),
                    -- 'pending':  created with its epoch, waiting for a worker
                    -- pending  -> claimed:  a worker claims it (claim_unit, at the end)
                    -- claimed  -> pending:  its worker gives it back (Ctrl-C), or the lease expires
-                   -- claimed  -> computed: the lease holder uploads its gradient
-                   -- computed -> pending:  its gradient was too stale to use
-                   -- computed -> done:     its gradient went into a step (see contributions)
+                   -- claimed  -> computed: the lease holder uploads its change
+                   -- computed -> pending:  its change was too stale to use, or failed the checks
+                   -- computed -> done:     its change went into a step (see contributions)
     worker         TEXT CHECK (length(worker) <= 64),  -- who holds it or computed it
     login          TEXT,                   -- the database login that claimed it last (see the end of this file)
     claimed_version INTEGER,               -- the run's version when it was claimed last (set by a trigger, below)
@@ -109,33 +109,34 @@ CREATE INDEX IF NOT EXISTS work_units_claimed ON work_units (lease_expires) WHER
 -- A login holds each slot once: two sessions of one login claiming at the same moment cannot both take the last one.
 CREATE UNIQUE INDEX IF NOT EXISTS work_units_slots ON work_units (login, slot) WHERE status = 'claimed';
 
-CREATE TABLE IF NOT EXISTS gradients (
+CREATE TABLE IF NOT EXISTS changes (
     id           BIGSERIAL PRIMARY KEY,    -- arrival order: the coordinator takes the oldest first
     unit_id      BIGINT NOT NULL UNIQUE REFERENCES work_units (id),
     version      INTEGER NOT NULL,         -- the weights version it was computed on
     worker       TEXT NOT NULL,
     login        TEXT NOT NULL DEFAULT session_user,  -- the database login that uploaded it
     images       INTEGER NOT NULL,         -- its weight in the average
-    blob         BYTEA NOT NULL,           -- torch.save({'grads': ..., 'buffers': ..., 'metrics': ...})
+    blob         BYTEA NOT NULL,           -- torch.save({'change': ..., 'buffers': ..., 'metrics': ...})
     uploaded_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE gradients IS 'Uploaded gradients; deleted once a step has used them or found them stale.';
-ALTER TABLE gradients ALTER COLUMN blob SET STORAGE EXTERNAL;
+COMMENT ON TABLE changes IS 'Uploaded changes; deleted once a step has used them or found them stale.';
+ALTER TABLE changes ALTER COLUMN blob SET STORAGE EXTERNAL;
 
--- Where a worker's COPY puts a gradient: a view with nothing in it, whose
--- trigger (upload_gradient, at the end) stores each row in gradients.
-CREATE OR REPLACE VIEW gradient_uploads AS
+-- Where a worker's COPY puts a change: a view with nothing in it, whose
+-- trigger (upload_change, at the end) stores each row in changes.
+CREATE OR REPLACE VIEW change_uploads AS
     SELECT NULL::BIGINT AS unit_id, NULL::BIGINT AS lease, NULL::INTEGER AS version, NULL::TEXT AS worker,
            NULL::BYTEA AS blob
     WHERE false;
-COMMENT ON VIEW gradient_uploads IS 'Workers COPY their gradients in here (ganns.COPY_GRADIENT); always empty.';
+COMMENT ON VIEW change_uploads IS 'Workers COPY their changes in here (ganns.COPY_CHANGE); always empty.';
 
 CREATE TABLE IF NOT EXISTS contributions (
     unit_id   BIGINT PRIMARY KEY REFERENCES work_units (id),  -- a unit contributes to one step at most
     step      INTEGER NOT NULL,
-    version   INTEGER NOT NULL,            -- the weights version its gradient was computed on
+    version   INTEGER NOT NULL,            -- the weights version its change was computed on
     worker    TEXT NOT NULL,
-    images    INTEGER NOT NULL
+    images    INTEGER NOT NULL,
+    norm      REAL NOT NULL                -- its length as sent (ganns.change_limit takes the recent median)
 );
 COMMENT ON TABLE contributions IS 'Which unit went into which step, computed by whom: the leaderboard''s source.';
 CREATE INDEX IF NOT EXISTS contributions_step ON contributions (step);
@@ -148,7 +149,7 @@ CREATE TABLE IF NOT EXISTS steps (
     loss_g       REAL NOT NULL,
     d_real       REAL NOT NULL,            -- D(x): mean probability D gave real images
     d_fake       REAL NOT NULL,            -- D(G(z)): mean probability D gave fakes
-    workers      INTEGER NOT NULL,         -- distinct workers whose gradients went in
+    workers      INTEGER NOT NULL,         -- distinct workers whose changes went in
     finished_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE steps IS 'One row per optimiser step: the training curves.';
@@ -169,7 +170,7 @@ CREATE TABLE IF NOT EXISTS workers (
     gpu_memory_gb  REAL,
     torch_version  TEXT NOT NULL,
     images_per_s   REAL,                   -- its latest unit's speed, computing and uploading
-    units_refused  INTEGER NOT NULL DEFAULT 0,  -- gradients the coordinator would not use
+    units_refused  INTEGER NOT NULL DEFAULT 0,  -- changes that failed the coordinator's checks
     started_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_seen      TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- A name fits the leaderboard, and a machine's description a line: everyone's page and --status show them.
@@ -237,13 +238,12 @@ CREATE TABLE IF NOT EXISTS coordinator_lock ();
 -- Each student logs in as a role of their own that is a member of
 -- ganns_worker (README: "Running it with a class") and may do exactly what
 -- worker.py does, and nothing else:
---   read the run, the weights (not Adam's state: only resuming needs it),
---   the steps' losses and the leaderboard;
+--   read the run, the weights, the steps' losses and the leaderboard;
 --   claim a pending unit (through claim_unit: a few at a time), extend or give back a unit it holds;
---   upload one gradient for a unit it holds, under a worker name of its own;
+--   upload one change for a unit it holds, under a worker name of its own;
 --   add and update its own rows in workers (not their refusal count).
 -- So it cannot change the weights or the run, touch another login's units,
--- gradients or worker rows, lock a unit it does not hold, or delete anything.
+-- changes or worker rows, lock a unit it does not hold, or delete anything.
 --
 -- "Its own" is decided by session_user, the login itself. Not current_user:
 -- any student may SET ROLE ganns_worker, and then all would be the same user.
@@ -257,16 +257,16 @@ DO $$ BEGIN
 END $$;
 
 -- Revoke everything first, so that the grants below are the whole list on every run.
-REVOKE ALL ON run, weights, work_units, gradients, gradient_uploads, contributions, steps, workers, schema_version,
+REVOKE ALL ON run, weights, work_units, changes, change_uploads, contributions, steps, workers, schema_version,
               leaderboard, coordinator_lock
     FROM ganns_worker;
-REVOKE ALL ON SEQUENCE lease_numbers, work_units_id_seq, gradients_id_seq FROM ganns_worker;
+REVOKE ALL ON SEQUENCE lease_numbers, work_units_id_seq, changes_id_seq FROM ganns_worker;
 GRANT SELECT ON run, schema_version, steps, leaderboard TO ganns_worker;  -- steps: the curves, for --status
 GRANT SELECT (version, weights) ON weights TO ganns_worker;
 GRANT SELECT, UPDATE (status, worker, lease, lease_expires) ON work_units TO ganns_worker;
-GRANT USAGE ON SEQUENCE gradients_id_seq TO ganns_worker;  -- nextval() for gradient ids
-GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON gradients TO ganns_worker;
-GRANT INSERT ON gradient_uploads TO ganns_worker;
+GRANT USAGE ON SEQUENCE changes_id_seq TO ganns_worker;  -- nextval() for change ids
+GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON changes TO ganns_worker;
+GRANT INSERT ON change_uploads TO ganns_worker;
 GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version),
       UPDATE (host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version, images_per_s, last_seen)
       ON workers TO ganns_worker;
@@ -274,14 +274,14 @@ GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb,
 -- Which rows. A table with row-level security shows a non-owner no row at all
 -- unless a policy lets it through.
 ALTER TABLE work_units ENABLE ROW LEVEL SECURITY;
-ALTER TABLE gradients ENABLE ROW LEVEL SECURITY;
+ALTER TABLE changes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workers ENABLE ROW LEVEL SECURITY;
 
 -- Units: pending ones (to see the queue) and its own.
 DROP POLICY IF EXISTS worker_reads ON work_units;
 CREATE POLICY worker_reads ON work_units FOR SELECT TO ganns_worker
     USING (status = 'pending' OR login = session_user);
--- The moves of EXTEND_LEASE, GIVE_BACK_UNIT and upload_gradient (below): from
+-- The moves of EXTEND_LEASE, GIVE_BACK_UNIT and upload_change (below): from
 -- claimed by this login to a state that is this login's, never 'done'; a
 -- claimed unit's lease runs out within ten minutes, so a unit is never held
 -- hostage for the whole class. Not from pending: the claim is claim_unit's
@@ -293,22 +293,22 @@ CREATE POLICY worker_moves ON work_units FOR UPDATE TO ganns_worker
     WITH CHECK (login = session_user AND status IN ('pending', 'claimed', 'computed')
                 AND (status <> 'claimed' OR lease_expires <= now() + interval '10 minutes'));
 
--- Gradients: for a unit this login holds (seen as it was when the upload
+-- Changes: for a unit this login holds (seen as it was when the upload
 -- began), weighted by that unit's true number of images, under a worker name
 -- this login registered, so refusals count against the right student. Its
 -- weights version lies between the one when the unit was claimed and the
 -- current one: a worker starts each unit on the newest weights it has, so it
 -- says which; it cannot claim weights newer than exist or older than its claim.
-DROP POLICY IF EXISTS worker_uploads ON gradients;
-CREATE POLICY worker_uploads ON gradients FOR INSERT TO ganns_worker
+DROP POLICY IF EXISTS worker_uploads ON changes;
+CREATE POLICY worker_uploads ON changes FOR INSERT TO ganns_worker
     WITH CHECK (login = session_user
                 AND worker IN (SELECT name FROM workers WHERE login = session_user)
                 AND EXISTS (SELECT FROM work_units
-                            WHERE id = gradients.unit_id AND status = 'claimed' AND login = session_user
-                                  AND cardinality(indices) = gradients.images
-                                  AND gradients.version BETWEEN claimed_version AND (SELECT version FROM run)));
-DROP POLICY IF EXISTS worker_reads ON gradients;
-CREATE POLICY worker_reads ON gradients FOR SELECT TO ganns_worker USING (login = session_user);
+                            WHERE id = changes.unit_id AND status = 'claimed' AND login = session_user
+                                  AND cardinality(indices) = changes.images
+                                  AND changes.version BETWEEN claimed_version AND (SELECT version FROM run)));
+DROP POLICY IF EXISTS worker_reads ON changes;
+CREATE POLICY worker_reads ON changes FOR SELECT TO ganns_worker USING (login = session_user);
 
 -- Worker rows: its own. A name another login registered is refused.
 DROP POLICY IF EXISTS worker_own_rows ON workers;
@@ -331,58 +331,66 @@ DROP TRIGGER IF EXISTS claimed_version ON work_units;
 CREATE TRIGGER claimed_version BEFORE UPDATE ON work_units
     FOR EACH ROW EXECUTE FUNCTION note_claimed_version();
 
--- A gradient and its unit's move to 'computed' come together, in the one
--- statement of upload_gradient (below). A hand-made INSERT or UPDATE doing only one
--- half would leave a unit computed with no gradient (lost from its epoch) or
--- a gradient blocking that unit's next upload. AFTER triggers run at the end
--- of the statement, when both halves are visible. The fixed search_path puts
--- pg_temp last, so a student's temporary table cannot stand in for ours.
-CREATE OR REPLACE FUNCTION check_upload_is_whole() RETURNS trigger LANGUAGE plpgsql
+-- A change and its unit's move to 'computed' come together, in the one
+-- statement of upload_change (below). A hand-made INSERT or UPDATE doing only one
+-- half would leave a unit computed with no change (lost from its epoch) or
+-- a change blocking that unit's next upload. AFTER triggers run at the end
+-- of the statement, when both halves are visible. And a change is no larger
+-- than a change of the run's model can be: a blob of hundreds of MB is refused
+-- here, whatever path it took. The fixed search_path puts pg_temp last, so a
+-- student's temporary table cannot stand in for ours.
+CREATE OR REPLACE FUNCTION check_upload() RETURNS trigger LANGUAGE plpgsql
 SET search_path = public, pg_temp AS $$
 DECLARE
     unit BIGINT;
 BEGIN
-    IF TG_TABLE_NAME = 'gradients' THEN unit := NEW.unit_id; ELSE unit := NEW.id; END IF;
-    IF NOT EXISTS (SELECT FROM work_units JOIN gradients ON unit_id = work_units.id
+    IF TG_TABLE_NAME = 'changes' THEN unit := NEW.unit_id; ELSE unit := NEW.id; END IF;
+    IF NOT EXISTS (SELECT FROM work_units JOIN changes ON unit_id = work_units.id
                    WHERE work_units.id = unit AND status = 'computed') THEN
-        RAISE EXCEPTION 'unit %: a gradient and its unit''s ''computed'' come together (upload_gradient)', unit
+        RAISE EXCEPTION 'unit %: a change and its unit''s ''computed'' come together (upload_change)', unit
             USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_TABLE_NAME = 'changes' THEN  -- (a nested IF: a work_units row has no blob to look at)
+        IF octet_length(NEW.blob) > (SELECT max_change_bytes FROM run) THEN
+            RAISE EXCEPTION 'a blob of % bytes, more than a change of this run''s model can be (% bytes)',
+                octet_length(NEW.blob), (SELECT max_change_bytes FROM run) USING ERRCODE = 'program_limit_exceeded';
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
-DROP TRIGGER IF EXISTS upload_is_whole ON gradients;
-CREATE TRIGGER upload_is_whole AFTER INSERT ON gradients
-    FOR EACH ROW EXECUTE FUNCTION check_upload_is_whole();
-DROP TRIGGER IF EXISTS upload_is_whole ON work_units;
-CREATE TRIGGER upload_is_whole AFTER UPDATE OF status ON work_units
-    FOR EACH ROW WHEN (NEW.status = 'computed' AND OLD.status <> 'computed') EXECUTE FUNCTION check_upload_is_whole();
+DROP TRIGGER IF EXISTS check_upload ON changes;
+CREATE TRIGGER check_upload AFTER INSERT ON changes
+    FOR EACH ROW EXECUTE FUNCTION check_upload();
+DROP TRIGGER IF EXISTS check_upload ON work_units;
+CREATE TRIGGER check_upload AFTER UPDATE OF status ON work_units
+    FOR EACH ROW WHEN (NEW.status = 'computed' AND OLD.status <> 'computed') EXECUTE FUNCTION check_upload();
 
--- The upload, for each row COPY puts into gradient_uploads. COPY is how every
+-- The upload, for each row COPY puts into change_uploads. COPY is how every
 -- blob travels (in binary: psycopg2 would send it as hex, twice its size),
 -- but PostgreSQL refuses COPY into a table with row-level security, so the
 -- worker copies into the view and this trigger stores the row. It runs as the
 -- worker (not SECURITY DEFINER): every grant and policy above still applies.
 -- Fenced: only the holder of the unit's current lease gets a row in. The
--- unit's move and the gradient are one statement (see upload_is_whole). A
+-- unit's move and the change are one statement (see check_upload). A
 -- lost lease stores nothing (an INSERT counts no row; COPY counts it anyway,
--- so ganns.upload_gradient looks at the unit after).
-CREATE OR REPLACE FUNCTION upload_gradient() RETURNS trigger LANGUAGE plpgsql
+-- so ganns.upload_change looks at the unit after).
+CREATE OR REPLACE FUNCTION upload_change() RETURNS trigger LANGUAGE plpgsql
 SET search_path = public, pg_temp AS $$
 BEGIN
     WITH finished AS (
         UPDATE work_units SET status = 'computed', lease_expires = NULL
         WHERE id = NEW.unit_id AND lease = NEW.lease AND status = 'claimed'
         RETURNING id, cardinality(indices) AS images)
-    INSERT INTO gradients (unit_id, version, worker, images, blob)
+    INSERT INTO changes (unit_id, version, worker, images, blob)
     SELECT id, NEW.version, NEW.worker, images, NEW.blob FROM finished;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
 END $$;
-DROP TRIGGER IF EXISTS upload_gradient ON gradient_uploads;
-CREATE TRIGGER upload_gradient INSTEAD OF INSERT ON gradient_uploads
-    FOR EACH ROW EXECUTE FUNCTION upload_gradient();
+DROP TRIGGER IF EXISTS upload_change ON change_uploads;
+CREATE TRIGGER upload_change INSTEAD OF INSERT ON change_uploads
+    FOR EACH ROW EXECUTE FUNCTION upload_change();
 
 -- The claim: the next pending unit, for this login, for lease_seconds (ten
 -- minutes at most). SKIP LOCKED makes concurrent workers step over a row

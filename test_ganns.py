@@ -17,10 +17,12 @@ import copy
 import html.parser
 import io
 import logging
+import math
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,9 +48,9 @@ import worker
 
 HERE = Path(__file__).resolve().parent
 TINY = 4  # feature maps: a DCGAN small enough to train in a blink
-# Most tests exercise the machinery on the gradient algorithm, whose units are as small as a test likes;
-# the local steps' own tests, and the README's first command, run the defaults.
-GRADIENTS = ["--local-steps", "1", "--units-per-step", "2", "--max-staleness", "1"]
+# Units as small as a test likes: 8 images, two local steps of 4. (The README's first command and
+# the bench run the defaults.)
+SMALL = ["--local-steps", "2", "--unit-size", "8"]
 # Seconds any one wait in a test may last before the test fails. Only a hang should reach it: the
 # longest wait, a 12-step run with two workers, takes seconds on an idle 2-core machine, but more
 # than 10 minutes under `nice -n 19` beside two busy processes: there, set GANNS_TEST_PATIENCE=1800.
@@ -97,35 +99,45 @@ def scratch_dir():
 
 
 def coordinator_args(*extra):
-    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
+    return coordinator.parse_args(["--feature-maps", str(TINY), "--max-images", "40", *SMALL,
                                    "--out", str(scratch_dir()), *extra])
 
 
 def new_run(*extra):
-    """A database holding a fresh run at version 0 with one epoch queued: (conn, args, run, models, optimizers)."""
+    """A database holding a fresh run at version 0 with one epoch queued: (conn, args, run, models)."""
     conn = ganns.connect(fresh_database(), "test")
     ganns.create_schema(conn)
     args = coordinator_args(*extra)
-    run, models, optimizers = coordinator.start_or_resume(conn, args)
+    run, models = coordinator.start_or_resume(conn, args)
     config = run["config"]
     ganns.add_units(conn, ganns.epoch_units(config["dataset_size"], config["unit_size"], 1, config["seed"]))
-    return conn, args, run, models, optimizers
+    return conn, args, run, models
 
 
-def compute(conn, run, unit, batch_size=ganns.BATCH_SIZE):
-    """What worker.py does with a claimed unit, in this process: the gradient blob."""
+def compute(conn, run, unit):
+    """What worker.py does with a claimed unit, in this process, with a fresh Adam: the change blob."""
     models = ganns.build_models(run["config"])
-    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models,
-                                                     run["config"]["weights_dtype"]))
-    dataset = worker.open_run_dataset(run["config"], None)
-    args = worker.parse_args(["--batch-size", str(batch_size)])
+    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models))
     joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(models),
-              "dataset": dataset}
-    return worker.compute_unit(args, joined, unit, "cpu")
+              "dataset": worker.open_run_dataset(run["config"], None)}
+    return worker.compute_unit(joined, unit, threading.Event())
 
 
-def compute_and_upload(conn, run, unit, name="tester", batch_size=ganns.BATCH_SIZE):
-    return ganns.upload_gradient(conn, unit, name, compute(conn, run, unit, batch_size))
+@contextlib.contextmanager
+def exact_blobs():
+    """Changes and weights travel in float32 meanwhile (the edit an assignment may make to ganns.py), so
+    that a distributed computation can be compared with the local one to float32's rounding. A run
+    started meanwhile records it."""
+    usual = ganns.CHANGE_DTYPE, ganns.WEIGHTS_DTYPE
+    ganns.CHANGE_DTYPE = ganns.WEIGHTS_DTYPE = torch.float32
+    try:
+        yield
+    finally:
+        ganns.CHANGE_DTYPE, ganns.WEIGHTS_DTYPE = usual
+
+
+def compute_and_upload(conn, run, unit, name="tester"):
+    return ganns.upload_change(conn, unit, name, compute(conn, run, unit))
 
 
 _started = []  # processes and servers a test started, stopped when it ends (teardown_function)
@@ -257,7 +269,7 @@ class ModelCardGenerator(nn.Module):
 def test_checkpoint_loads_into_the_model_cards_generator():
     path = scratch_dir() / "checkpoint_latest.pth"
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": 64})
-    coordinator.save_checkpoint(path, models, ganns.build_optimizers(models), {}, 0)
+    coordinator.save_checkpoint(path, models, {}, {"step": 0})
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     card = ModelCardGenerator()
     card.load_state_dict(checkpoint["generator_state_dict"], strict=True)
@@ -285,77 +297,6 @@ def test_generator_in_eval_mode_draws_like_training_mode():
         spread_untrained_statistics = generator(noise).std()
     assert spread_eval > 0.2 * spread_train
     assert spread_untrained_statistics < 0.05 * spread_train  # the check can tell the difference
-
-
-def test_the_moving_average_halves_what_is_left_of_it_every_half_life():
-    average, generator = ganns.Generator(feature_maps=TINY), ganns.Generator(feature_maps=TINY)
-    old, new = [{n: t.clone() for n, t in m.state_dict().items()} for m in (average, generator)]
-    coordinator.move_average(average, generator, 1000, 100_000, 1000)  # one half-life, long into the run
-    for name, value in average.state_dict().items():
-        if value.is_floating_point():
-            assert torch.allclose(value, (old[name] + new[name]) / 2, atol=1e-6), name
-        else:  # BatchNorm's count of batches is no weight
-            assert torch.equal(value, old[name]), name
-    coordinator.move_average(average, generator, 1000, 2000, 1000)  # early on: a quarter of the images so far
-    weight = average.state_dict()["main.0.weight"]
-    assert torch.allclose(weight, new["main.0.weight"] + (old["main.0.weight"] - new["main.0.weight"]) / 2 / 4,
-                          atol=1e-6)
-
-
-def test_with_ema_the_samples_and_the_cards_generator_are_the_average_and_g_as_trained_is_kept():
-    args = coordinator_args("--local", "--steps", "1", "--sample-every", "1", "--ema", "1000")
-    coordinator.train_locally(args)
-    checkpoint = torch.load(args.out / "checkpoint_latest.pth", weights_only=True)
-    start = ganns.build_models(checkpoint["config"])[0].state_dict()  # the run's G before its step
-    trained, average = checkpoint["generator_trained_state_dict"], checkpoint["generator_state_dict"]
-    # One step of 16 images, 4 half-lives (a quarter of 16): 1/16 of the start is left.
-    assert not torch.equal(trained["main.0.weight"], start["main.0.weight"])
-    for name, value in average.items():
-        if value.is_floating_point():
-            assert torch.allclose(value, start[name] + (trained[name] - start[name]) * 15 / 16, atol=1e-6), name
-    card = ModelCardGenerator(feature_maps=TINY)
-    card.load_state_dict(average, strict=True)
-    noise = torch.randn(64, ganns.LATENT_DIM, 1, 1, generator=torch.Generator().manual_seed(checkpoint["config"]["seed"]))
-    drawn = {}
-    for name, state in (("average", average), ("trained", trained)):
-        generator = ganns.Generator(feature_maps=TINY)
-        generator.load_state_dict(state)
-        coordinator.save_samples(generator, noise, args.out / f"{name}.png")
-        drawn[name] = (args.out / f"{name}.png").read_bytes()
-    grid = (args.out / "samples" / "step_000001.png").read_bytes()
-    assert grid == drawn["average"] and grid != drawn["trained"]
-    assert "by a moving average of G (--ema)" in (args.out / "index.html").read_text()  # the page says so
-
-
-def test_the_average_moves_by_the_images_of_each_step():
-    args = coordinator_args("--ema", "1000", "--sample-every", "100")
-    config = ganns.run_config(TINY, ganns.open_dataset(args.data, args.max_images), args.max_images, args.unit_size,
-                              args.seed, local_steps=args.local_steps)
-    models = ganns.build_models(config)
-    progress = coordinator.Progress(args, config, models, ganns.build_optimizers(models), 0)
-    start = progress.average.state_dict()["main.0.weight"].clone()
-    with torch.no_grad():
-        models[0].main[0].weight.add_(1.0)
-    for step, images in ((1, 16), (2, 32)):  # 4 half-lives (a quarter of 16), then 2 (a quarter of 32 is 8)
-        progress.report({"step": step, "images": images, "workers": 1, **dict.fromkeys(ganns.METRICS, 0.5)})
-    expected = start + 1 - 1 / 16 / 4
-    assert torch.allclose(progress.average.state_dict()["main.0.weight"], expected, atol=1e-6)
-
-
-def test_a_resumed_run_takes_its_moving_average_from_its_last_checkpoint():
-    args, config = coordinator_args("--ema", "5000"), {"latent_dim": ganns.LATENT_DIM, "feature_maps": TINY, "seed": 1}
-    models = ganns.build_models(config)
-    optimizers = ganns.build_optimizers(models)
-    average = ganns.build_models({**config, "seed": 2})[0]
-    coordinator.save_checkpoint(args.out / "checkpoint_latest.pth", models, optimizers, config, 7, average)
-
-    def holds(progress, model):
-        return all(torch.equal(a, b) for a, b in zip(progress.average.state_dict().values(),
-                                                     model.state_dict().values()))
-    assert holds(coordinator.Progress(args, config, models, optimizers, 500), average)
-    assert holds(coordinator.Progress(args, config, models, optimizers, 0), models[0])  # a new run
-    another_run = {**config, "seed": 3}
-    assert holds(coordinator.Progress(args, another_run, models, optimizers, 500), models[0])
 
 
 # ---------------------------------------------------------------------------
@@ -470,17 +411,18 @@ def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses
         assert [dataset[i].shape for i in range(2)] == [(1, 64, 64)] * 2
         assert abs(dataset[0].mean() - (200 / 127.5 - 1)) < 1e-6 and dataset[1].std() < 1e-6
         assert ganns.CartoonFaces()[0].shape == (1, 64, 64)
-        config = ganns.run_config(TINY, dataset, 0, 2, 1)
+        config = ganns.run_config(TINY, dataset, 0, 2, 2, 1)
         models = ganns.build_models(config)
         assert config["num_channels"] == 1 and models[1].main[0].in_channels == 1
-        result = ganns.unit_gradients(models, dataset, {"indices": [0, 1], "noise_seed": 1})
-        ganns.check_gradient(result, models)
+        result = ganns.unit_change(models, ganns.build_optimizers(models), dataset,
+                                   {"indices": [0, 1], "noise_seed": 1}, config)
+        ganns.check_change(ganns.load_blob(ganns.change_blob(result)), models)
         assert models[0](torch.randn(2, 100, 1, 1)).shape == (2, 1, 64, 64)
     finally:
         ganns.NUM_CHANNELS = 3
     assert ganns.recipe_differences(config) == ["num_channels"]  # a worker left at RGB: join_run refuses
-    old = {key: value for key, value in config.items() if key not in ganns.recipe()}  # a run from before recipes
-    assert ganns.recipe_differences(old) == ["the recipe, which a run started by an older ganns.py did not record"]
+    with exact_blobs():  # the other PLUMBING edit a worker must share: how changes travel
+        assert ganns.recipe_differences(config) == ["num_channels", "change_dtype", "weights_dtype"]
 
 
 def test_an_epoch_uses_every_image_exactly_once():
@@ -507,101 +449,6 @@ def test_the_losses_are_the_tutorials():
     assert ganns.LOSS == "BCEWithLogitsLoss, non-saturating for G"
 
 
-def plain_gradients(generator, discriminator, real, noise, lookahead=ganns.LOOKAHEAD):
-    """One mini-batch the PyTorch tutorial's way, .backward() and .grad, with ganns' losses (pinned by
-    test_the_losses_are_the_tutorials); G's loss through a copy of D that took the lookahead step: each
-    weight moved `lookahead` against its gradient's sign."""
-    discriminator.zero_grad()
-    fake = generator(noise)
-    ganns.d_loss(discriminator(real), discriminator(fake.detach())).backward()
-    grads_d = [p.grad.clone() for p in discriminator.parameters()]
-    ahead = copy.deepcopy(discriminator)
-    with torch.no_grad():
-        for p, g in zip(ahead.parameters(), grads_d):
-            p -= lookahead * g.sign()
-    generator.zero_grad()
-    ganns.g_loss(ahead(fake)).backward()
-    with torch.no_grad():  # its BatchNorm statistics saw the fakes a second time, as D's own do in ganns
-        for mine, its in zip(discriminator.buffers(), ahead.buffers()):
-            mine.copy_(its)
-    grads_g = [p.grad.clone() for p in generator.parameters()]
-    return grads_g + grads_d
-
-
-def test_the_generator_learns_against_the_discriminator_one_step_ahead():
-    """ganns' gradients equal the plain computation above, for lookahead 0 (simultaneous) and the default;
-    and the lookahead changes G's gradient, not D's."""
-    real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
-    results = {}
-    for lookahead in (0.0, ganns.LOOKAHEAD, 10 * ganns.LOOKAHEAD):
-        models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
-        grads_g, grads_d, _ = ganns.minibatch_gradients(models, real, noise, lookahead)
-        models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
-        expected = plain_gradients(*models, real, noise, lookahead)
-        for got, want in zip(grads_g + grads_d, expected):
-            assert torch.allclose(got, want, rtol=1e-4, atol=1e-7)
-        results[lookahead] = (grads_g, grads_d)
-    for lookahead in (ganns.LOOKAHEAD, 10 * ganns.LOOKAHEAD):
-        assert all(torch.equal(a, b) for a, b in zip(results[0.0][1], results[lookahead][1]))
-        assert not all(torch.allclose(a, b) for a, b in zip(results[0.0][0], results[lookahead][0]))
-
-
-def test_distributed_step_equals_local_computation():
-    """With one local step (--local-steps 1), two units of different sizes, computed by workers in uneven
-    mini-batches and averaged by the coordinator, give the same gradients, statistics and new weights as
-    one machine would, stepping Adam on the average gradient."""
-    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "1",
-                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
-    config = run["config"]
-    reference_g, reference_d = ganns.build_models(config)  # the same seeded start
-    reference_optimizers = ganns.build_optimizers((reference_g, reference_d))
-    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
-
-    units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
-    assert sorted(len(u["indices"]) for u in units) == [8, 12]
-    for unit, batch_size in zip(units, (5, 3)):
-        assert compute_and_upload(conn, run, unit, batch_size=batch_size)
-
-    # The plain computation: every mini-batch, weighted by its images among all 20.
-    # Each unit starts from the same weights and BatchNorm statistics, as on two workers.
-    start_g, start_d = ({k: v.clone() for k, v in m.state_dict().items()} for m in (reference_g, reference_d))
-    total_grads = [torch.zeros_like(p) for p in [*reference_g.parameters(), *reference_d.parameters()]]
-    buffers = {}
-    for unit, batch_size in zip(units, (5, 3)):
-        reference_g.load_state_dict(start_g)
-        reference_d.load_state_dict(start_d)
-        noise_source = torch.Generator().manual_seed(unit["noise_seed"])
-        for i in range(0, len(unit["indices"]), batch_size):
-            batch = unit["indices"][i:i + batch_size]
-            noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
-            real = torch.stack([dataset[j] for j in batch])
-            for total, g in zip(total_grads, plain_gradients(reference_g, reference_d, real, noise)):
-                total += g * len(batch) / 20
-        for name, b in ganns.named_buffers((reference_g, reference_d)).items():
-            buffers[name] = buffers.get(name, 0) + b * len(unit["indices"]) / 20
-    for p, g in zip([*reference_g.parameters(), *reference_d.parameters()], total_grads):
-        p.grad = g
-    for optimizer in reference_optimizers:
-        optimizer.step()
-    ganns.load_buffers((reference_g, reference_d), buffers)
-
-    # The distributed computation: the coordinator's step on what the workers uploaded.
-    ready = ganns.ready_gradients(conn, oldest=0)
-    parts = ((ganns.widen(ganns.from_blob(ganns.read_gradient(conn, r["id"]))), r["images"]) for r in ready)
-    average, images = ganns.average_units(parts)
-    assert images == 20
-    names = list(ganns.named_parameters((reference_g, reference_d)))
-    for name, expected in zip(names, total_grads):
-        assert torch.allclose(average["grads"][name], expected, rtol=1e-4, atol=1e-7), name
-    coordinator.take_step(conn, models, optimizers, ready, 1, 1, 0)
-    published = ganns.from_blob(ganns.read_weights(conn, 1))
-    for key, reference in zip(ganns.MODELS, (reference_g, reference_d)):
-        for name, value in reference.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue  # BatchNorm's counter: unused with momentum 0.1, not averaged
-            assert torch.allclose(published[key][name].float(), value.float(), rtol=1e-4, atol=1e-6), (key, name)
-
-
 def tutorial_step(generator, discriminator, optimizers, real, noise):
     """One step of the PyTorch DCGAN tutorial's loop, as it is written there (.backward(), .grad, D first),
     with ganns' losses."""
@@ -614,20 +461,22 @@ def tutorial_step(generator, discriminator, optimizers, real, noise):
     optimizers[0].step()
 
 
-def test_local_steps_move_the_weights_by_the_workers_average_change():
-    """With --local-steps 3, each worker takes the tutorial's steps on its unit's mini-batches with an Adam
-    of its own, and the coordinator moves its weights by the image-weighted average of the changes;
-    the same numbers as two copies of the tutorial's loop on one machine, averaged."""
-    conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3",
-                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
-    config = run["config"]
-    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
-    units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
-    assert sorted(len(u["indices"]) for u in units) == [8, 12]  # mini-batches of 4: three steps, and two
-    for unit in units:
-        assert compute_and_upload(conn, run, unit, batch_size=5)  # the worker's --batch-size: not the run's
+def test_distributed_step_equals_local_computation():
+    """Two workers take the tutorial's steps on units of different sizes (three local steps, mini-batches
+    of 4), each with an Adam of its own, and the coordinator moves its weights by the image-weighted
+    average of their changes: the same numbers, BatchNorm's statistics too, as two copies of the
+    tutorial's loop on one machine, averaged."""
+    with exact_blobs():
+        conn, args, run, models = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3")
+        units = [ganns.claim_unit(conn, "w1"), ganns.claim_unit(conn, "w2")]
+        assert sorted(len(u["indices"]) for u in units) == [8, 12]  # mini-batches of 4: three steps, and two
+        for unit in units:
+            assert compute_and_upload(conn, run, unit)
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, oldest=0), 1, 1, 0)
+        published = ganns.from_blob(ganns.read_weights(conn, 1))
 
-    reference = ganns.build_models(config)  # the same seeded start
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
+    reference = ganns.build_models(run["config"])  # the same seeded start
     start = [{k: v.clone() for k, v in m.state_dict().items()} for m in reference]
     expected = [{k: torch.zeros_like(v) for k, v in m.items()} for m in start]
     for unit in units:
@@ -644,69 +493,51 @@ def test_local_steps_move_the_weights_by_the_workers_average_change():
             for name, value in model.state_dict().items():
                 if value.is_floating_point():
                     total[name] += value * share
-
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, oldest=0), 1, 1, 0)
-    published = ganns.from_blob(ganns.read_weights(conn, 1))
-    for key, total, begin in zip(("generator", "discriminator"), expected, start):
+    for key, total, begin in zip(ganns.MODELS, expected, start):
         for name, value in total.items():
             assert torch.allclose(published[key][name], value, rtol=1e-4, atol=1e-6), (key, name)
         moved = max((published[key][name] - begin[name]).abs().max().item() for name in total)
         assert moved > 1e-4  # three Adam steps of 2e-4, not none
 
 
-def test_the_outer_lr_scales_the_coordinators_move_and_is_part_of_the_run():
-    """--outer-lr 1.5: the same two changes move the weights 1.5 times as far as the plain average does;
-    the BatchNorm statistics are the average either way; the run records it, so a restart with another
-    outer lr needs --reset; and with --local-steps 1 (Adam on gradients) it is one clear line."""
-    published, starts = {}, {}
-    for lr in ("1", "1.5"):
-        conn, args, run, models, optimizers = new_run("--max-images", "20", "--unit-size", "12", "--local-steps", "3",
-                                                      "--outer-lr", lr, "--gradient-dtype", "float32",
-                                                      "--weights-dtype", "float32")
-        assert run["config"]["outer_lr"] == float(lr)
-        starts[lr] = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
-        for name in ("w1", "w2"):
-            assert compute_and_upload(conn, run, ganns.claim_unit(conn, name))
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, oldest=0), 1, 1, 0)
-        published[lr] = ganns.from_blob(ganns.read_weights(conn, 1))
-    for key, model, start in zip(("generator", "discriminator"), models, starts["1"]):
-        parameters = {name for name, _ in model.named_parameters()}
-        for name, begin in start.items():
-            plain, far = published["1"][key][name], published["1.5"][key][name]
-            if name in parameters:
-                assert torch.allclose(far - begin, 1.5 * (plain - begin), rtol=1e-4, atol=1e-6), (key, name)
-            elif begin.is_floating_point():  # BatchNorm's running statistics: averaged, not stepped
-                assert torch.equal(far, plain), (key, name)
-        assert max((published["1"][key][n] - start[n]).abs().max().item() for n in parameters) > 1e-4
-    try:
-        coordinator.start_or_resume(conn, coordinator_args("--max-images", "20", "--unit-size", "12",
-                                                           "--local-steps", "3", "--gradient-dtype", "float32",
-                                                           "--weights-dtype", "float32"))
-        raise AssertionError("resumed a run of --outer-lr 1.5 with the default")
-    except SystemExit as error:
-        assert "outer_lr 1.5 (you gave 1.0)" in str(error), error
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.suppress(SystemExit):
-        coordinator.parse_args(["--local-steps", "1", "--outer-lr", "2"])
-    assert stderr.getvalue().splitlines()[-1].endswith("with --local-steps 1 the coordinator steps Adam on "
-                                                       "gradients instead"), stderr.getvalue()
-
-
-def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
+def test_a_worker_goes_on_from_its_own_last_change():
     """A unit starts before the last one is uploaded: the worker applies the last unit's change itself,
     to its last start (no version holds that change yet), and labels the unit with the version it came
     from; the result is what one machine taking both units in a row computes. A version published
     after its last upload is the new base, with the last change applied to it too."""
-    conn, args, run, models, optimizers = new_run("--max-images", "24", "--unit-size", "8", "--local-steps", "2",
-                                                  "--gradient-dtype", "float32", "--weights-dtype", "float32")
-    student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
-    first, second = (worker.claim(conn, student_args, cpu, joined) for _ in range(2))
-    blobs = []
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        for job in (first, second):
-            worker.start_computing(thread, student_args, job, cpu)
-            blobs.append(ganns.load_blob(job["future"].result()))
-    assert first["unit"]["version"] == second["unit"]["version"] == 0
+    with exact_blobs():
+        conn, args, run, models = new_run("--max-images", "24", "--unit-size", "8", "--local-steps", "2")
+        student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
+        first, second = (worker.claim(conn, student_args, cpu, joined) for _ in range(2))
+        blobs = []
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            for job in (first, second):
+                worker.start_computing(thread, job)
+                blobs.append(ganns.load_blob(job["future"].result()))
+        assert first["unit"]["version"] == second["unit"]["version"] == 0
+
+        # The first unit is uploaded and a version made of it: the next unit starts from that version,
+        # plus the second unit's change (not uploaded yet), and says it came from version 1. The
+        # coordinator publishes that version the moment the upload commits, before the worker's next
+        # query (as a fast coordinator may): the worker must still take version 1 for one that holds its upload.
+        def upload_then_step(*upload_args):
+            accepted = upload_change(*upload_args)
+            coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+            return accepted
+        upload_change, ganns.upload_change = ganns.upload_change, upload_then_step
+        try:
+            first["computed"] = first["started"] + 1
+            worker.upload(conn, student_args, first, ganns.change_blob(blobs[0]))
+        finally:
+            ganns.upload_change = upload_change
+        assert ganns.read_run(conn)["version"] == 1
+        assert worker.newest_weights(conn, joined["run"], 1, cpu)
+        third = worker.claim(conn, student_args, cpu, joined)
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            worker.start_computing(thread, third)
+            third["future"].result()
+        assert third["unit"]["version"] == 1
+        version_1 = ganns.from_blob(ganns.read_weights(conn, 1))
 
     reference = ganns.build_models(run["config"])  # one machine: the two units in a row, one Adam
     reference_optimizers = ganns.build_optimizers(reference)
@@ -719,83 +550,59 @@ def test_with_local_steps_a_worker_goes_on_from_its_own_last_change():
             noise = torch.randn(len(batch), 100, 1, 1, generator=noise_source)
             tutorial_step(*reference, reference_optimizers, torch.stack([dataset[j] for j in batch]), noise)
         for name, p in ganns.named_parameters(reference).items():
-            assert torch.allclose(blob["grads"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
-
-    # The first unit is uploaded and a version made of it: the next unit starts from that version,
-    # minus the second unit's change (not uploaded yet), and says it came from version 1. The
-    # coordinator publishes that version the moment the upload commits, before the worker's next query
-    # (as a fast coordinator may): the worker must still take version 1 for one that holds its upload.
-    def upload_then_step(*upload_args):
-        accepted = upload_gradient(*upload_args)
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
-        return accepted
-    upload_gradient, ganns.upload_gradient = ganns.upload_gradient, upload_then_step
-    try:
-        first["computed"] = first["started"] + 1
-        worker.upload(conn, student_args, first, ganns.gradient_blob(blobs[0], "float32"))
-    finally:
-        ganns.upload_gradient = upload_gradient
-    assert ganns.read_run(conn)["version"] == 1
-    assert worker.newest_weights(conn, joined["run"], 1, cpu)
-    third = worker.claim(conn, student_args, cpu, joined)
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        worker.start_computing(thread, student_args, third, cpu)
-        third["future"].result()
-    assert third["unit"]["version"] == 1
-    version_1 = ganns.from_blob(ganns.read_weights(conn, 1))
+            assert torch.allclose(blob["change"][name], start[name] - p.detach(), rtol=1e-4, atol=1e-6), name
     for key, model in zip(ganns.MODELS, joined["run"]["models"]):
         for name, p in model.named_parameters():  # the models are left at the unit's start
-            expected = version_1[key][name] - blobs[1]["grads"][f"{key}.{name}"]
+            expected = version_1[key][name] - blobs[1]["change"][f"{key}.{name}"]
             assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), (key, name)
         for name, b in model.named_buffers():  # and BatchNorm's statistics go on from the last unit's end
             assert "num_batches_tracked" in name or torch.equal(b, blobs[1]["buffers"][f"{key}.{name}"]), name
 
 
-def test_generator_loss_does_not_leak_into_discriminator_gradient():
-    generator, discriminator = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
+def test_generator_loss_does_not_leak_into_the_discriminators_step():
+    """A local step moves D by D's loss alone, though G's loss goes through D; and nothing piles up in .grad."""
+    models = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})
+    reference = copy.deepcopy(models[1])
     real, noise = torch.rand(6, 3, 64, 64) * 2 - 1, torch.randn(6, 100, 1, 1)
-    _, grads_d, _ = ganns.minibatch_gradients((generator, discriminator), real, noise)
-    discriminator.zero_grad()
-    with torch.no_grad():
-        fake = generator(noise)
-    loss_d = ganns.d_loss(discriminator(real), discriminator(fake))
-    loss_d.backward()
-    for got, expected in zip(grads_d, [p.grad for p in discriminator.parameters()]):
+    ganns.local_step(models, ganns.build_optimizers(models), real, noise)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=ganns.LEARNING_RATE, betas=ganns.BETAS)
+    fake = ganns.build_models({"seed": 3, "latent_dim": 100, "feature_maps": TINY})[0](noise).detach()  # G's start
+    ganns.d_loss(reference(real), reference(fake)).backward()
+    optimizer.step()
+    for got, expected in zip(models[1].parameters(), reference.parameters()):
         assert torch.allclose(got, expected, atol=1e-7)
-    assert all(p.grad is None for p in generator.parameters())  # and nothing piled up in .grad
+    assert all(p.grad is None for model in models for p in model.parameters())
 
 
 def test_blob_round_trip():
-    generator, discriminator = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
-    unit = {"indices": list(range(10)), "noise_seed": 42}
-    result = ganns.unit_gradients((generator, discriminator), ganns.CartoonFaces(), unit, batch_size=4)
+    models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
+    unit, config = {"indices": list(range(10)), "noise_seed": 42}, {"unit_size": 10, "local_steps": 3}
+    result = ganns.unit_change(models, ganns.build_optimizers(models), ganns.CartoonFaces(), unit, config)
     back = ganns.from_blob(ganns.to_blob(result))
     assert back.keys() == result.keys() and back["metrics"] == result["metrics"]
-    for section in ("grads", "buffers"):
+    for section in ("change", "buffers"):
         assert back[section].keys() == result[section].keys()
         assert all(torch.equal(back[section][k], v) for k, v in result[section].items())
-    weights = ganns.from_blob(ganns.weights_blob((generator, discriminator), "float32"))
-    copy = ganns.Generator(feature_maps=TINY)
-    copy.load_state_dict(weights["generator"])
-    assert all(torch.equal(a, b) for a, b in zip(copy.state_dict().values(), generator.state_dict().values()))
     # The compact weights: the convolutions' in float16, each within 0.05% (3e-8 below float16's
     # normal range, 6e-5); BatchNorm's weights and statistics exact.
-    compact = ganns.from_blob(ganns.weights_blob((generator, discriminator), "float16"))["generator"]
+    generator = models[0]
+    compact = ganns.from_blob(ganns.weights_blob(models))["generator"]
     convs = ganns.conv_weights(generator)
     assert convs == {f"main.{i}.weight" for i in (0, 3, 6, 9, 12)}
     for name, value in generator.state_dict().items():
         assert compact[name].dtype == (torch.float16 if name in convs else value.dtype), name
         assert torch.allclose(compact[name].to(value.dtype), value, rtol=2 ** -11, atol=2 ** -25), name
-    # The compact format: bfloat16 gradients, each within 0.4% of float32, and float32 statistics.
-    compact = ganns.widen(ganns.from_blob(ganns.gradient_blob(result, "bfloat16")))
-    for name, g in result["grads"].items():
-        assert compact["grads"][name].dtype == torch.float32
-        assert torch.allclose(compact["grads"][name], g, rtol=2 ** -8, atol=0), name
-    assert all(torch.equal(compact["buffers"][k], v) for k, v in result["buffers"].items())
-    assert len(ganns.gradient_blob(result, "bfloat16")) < 0.6 * len(ganns.gradient_blob(result, "float32"))
-    # The same unit computed again gives the same gradient: at-least-once computation is harmless.
-    again = ganns.unit_gradients((generator, discriminator), ganns.CartoonFaces(), unit, batch_size=4)
-    assert all(torch.equal(again["grads"][k], v) for k, v in result["grads"].items())
+    # The compact changes: bfloat16, each within 0.4% of float32, and float32 statistics.
+    travelled = ganns.widen(ganns.from_blob(ganns.change_blob(result)))
+    for name, c in result["change"].items():
+        assert travelled["change"][name].dtype == torch.float32
+        assert torch.allclose(travelled["change"][name], c, rtol=2 ** -8, atol=0), name
+    assert all(torch.equal(travelled["buffers"][k], v) for k, v in result["buffers"].items())
+    assert len(ganns.change_blob(result)) < 0.6 * len(ganns.to_blob(result))
+    assert len(ganns.change_blob(result)) <= ganns.max_change_bytes(models)  # what the database lets in
+    # The same unit from the same weights with a fresh Adam gives the same change, wherever it is computed.
+    again = ganns.unit_change(models, ganns.build_optimizers(models), ganns.CartoonFaces(), unit, config)
+    assert all(torch.equal(again["change"][k], v) for k, v in result["change"].items())
 
 
 # ---------------------------------------------------------------------------
@@ -803,7 +610,7 @@ def test_blob_round_trip():
 # ---------------------------------------------------------------------------
 
 def test_two_connections_claiming_at_once_never_share_a_unit():
-    conn, args, run, models, optimizers = new_run("--max-images", "400", "--unit-size", "4")
+    conn, args, run, models = new_run("--max-images", "400", "--unit-size", "4")
     start, claimed = threading.Barrier(2), {}
 
     def claim_all(name):
@@ -833,7 +640,7 @@ def fresh_url_of(conn):
 def test_a_claim_steps_over_a_unit_another_worker_is_claiming():
     """SKIP LOCKED: a worker in the middle of claiming the first unit holds its row lock; another
     worker's claim takes the next unit at once instead of queueing behind that lock."""
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     first_id = query(conn, "SELECT min(id) AS id FROM work_units")[0]["id"]
     slow, quick = (ganns.connect(fresh_url_of(conn), name) for name in ("slow", "quick"))
     with slow.cursor() as cur:  # a transaction left open, holding the lock a claim takes
@@ -847,7 +654,7 @@ def test_a_claim_steps_over_a_unit_another_worker_is_claiming():
 
 
 def test_expired_lease_is_reclaimed_and_the_old_holders_upload_refused():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     slow = ganns.claim_unit(conn, "slow", lease_seconds=0.2)
     time.sleep(0.4)
     ganns.reap_expired_leases(conn)
@@ -856,39 +663,39 @@ def test_expired_lease_is_reclaimed_and_the_old_holders_upload_refused():
     assert not ganns.extend_lease(conn, slow)
     assert not compute_and_upload(conn, run, slow, "slow")  # fenced
     assert compute_and_upload(conn, run, quick, "quick")
-    rows = query(conn, "SELECT worker FROM gradients")
+    rows = query(conn, "SELECT worker FROM changes")
     assert [r["worker"] for r in rows] == ["quick"]
 
 
 def test_a_unit_given_back_cannot_be_completed_later():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     unit = ganns.claim_unit(conn, "leaver")
     ganns.give_back_unit(conn, unit)
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", {"id": unit["id"]})[0]["status"] == "pending"
     assert not compute_and_upload(conn, run, unit, "leaver")
-    assert not query(conn, "SELECT 1 FROM gradients")
+    assert not query(conn, "SELECT 1 FROM changes")
 
 
-def test_a_stale_gradient_sends_its_unit_back():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "1")
+def test_a_stale_change_sends_its_unit_back():
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "1")
     late = ganns.claim_unit(conn, "late")
     late_blob = compute(conn, run, late)  # computed on version 0...
     for step in (1, 2):  # ...while two steps happen without it
         unit = ganns.claim_unit(conn, "busy")
         assert compute_and_upload(conn, run, unit, "busy")
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
-    assert ganns.upload_gradient(conn, late, "late", late_blob)  # its lease is fine, so it is accepted...
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+    assert ganns.upload_change(conn, late, "late", late_blob)  # its lease is fine, so it is accepted...
     ganns.requeue_stale(conn, oldest=2 - 1)  # ...but version 0 is older than 2 - max_staleness
     status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", {"id": late["id"]})[0]["status"]
-    assert status == "pending" and not query(conn, "SELECT 1 FROM gradients")
+    assert status == "pending" and not query(conn, "SELECT 1 FROM changes")
     assert ganns.claim_unit(conn, "again")["id"] == late["id"]  # first in line again
 
 
-def run_coordinator(conn, args, models, optimizers, steps):
+def run_coordinator(conn, args, models, steps):
     """coordinator.py's loop, in this process, on the run in `conn` until version `steps`. The test
-    uploads the gradients beforehand: with none to step on, the loop would wait, so it is bounded."""
+    uploads the changes beforehand: with none to step on, the loop would wait, so it is bounded."""
     args.steps = steps
-    within(PATIENCE, coordinator.coordinate, conn, fresh_url_of(conn), args, ganns.read_run(conn), models, optimizers)
+    within(PATIENCE, coordinator.coordinate, conn, fresh_url_of(conn), args, ganns.read_run(conn), models)
 
 
 def contributed(conn, step):
@@ -896,10 +703,10 @@ def contributed(conn, step):
                                         {"step": step})}
 
 
-def test_the_coordinator_drops_stale_gradients_and_takes_every_fresh_one():
-    """At version 2 with --max-staleness 1, a gradient computed on version 0 sends its unit back and one
+def test_the_coordinator_drops_stale_changes_and_takes_every_fresh_one():
+    """At version 2 with --max-staleness 1, a change computed on version 0 sends its unit back and one
     computed on version 1 goes in; with --units-per-step 1, every fresh one goes into the step."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "1")
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "1")
     late = ganns.claim_unit(conn, "late")
     blobs = {"late": compute(conn, run, late)}  # computed on version 0
     for step in (1, 2):
@@ -908,76 +715,42 @@ def test_the_coordinator_drops_stale_gradients_and_takes_every_fresh_one():
             blobs["edge"] = compute(conn, run, edge)  # computed on version 1
         unit = ganns.claim_unit(conn, "busy")
         assert compute_and_upload(conn, run, unit, "busy")
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
     fresh = ganns.claim_unit(conn, "fresh")
     assert compute_and_upload(conn, run, fresh, "fresh")  # computed on version 2
-    assert ganns.upload_gradient(conn, late, "late", blobs["late"])
-    assert ganns.upload_gradient(conn, edge, "edge", blobs["edge"])
-    run_coordinator(conn, args, models, optimizers, steps=3)
-    assert contributed(conn, 3) == {edge["id"], fresh["id"]}  # two gradients, though one was enough to step
+    assert ganns.upload_change(conn, late, "late", blobs["late"])
+    assert ganns.upload_change(conn, edge, "edge", blobs["edge"])
+    run_coordinator(conn, args, models, steps=3)
+    assert contributed(conn, 3) == {edge["id"], fresh["id"]}  # two changes, though one was enough to step
     status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", late)[0]["status"]
-    assert status == "pending" and not query(conn, "SELECT 1 FROM gradients")
+    assert status == "pending" and not query(conn, "SELECT 1 FROM changes")
 
 
 def test_a_unit_whose_worker_vanished_is_computed_again_once_its_lease_runs_out():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "16")  # two units
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-images", "16")  # two units
     vanished = ganns.claim_unit(conn, "vanished")  # killed: it never uploads, never gives the unit back
     other = ganns.claim_unit(conn, "other")
     assert compute_and_upload(conn, run, other, "other")
     query(conn, "UPDATE work_units SET lease_expires = now() - interval '1 s' WHERE id = %(id)s", vanished)  # 60 s on
-    run_coordinator(conn, args, models, optimizers, steps=1)  # steps with the other unit, requeues the lost one
+    run_coordinator(conn, args, models, steps=1)  # steps with the other unit, requeues the lost one
     again = ganns.claim_unit(conn, "rescuer")
     assert again["id"] == vanished["id"]
     assert compute_and_upload(conn, run, again, "rescuer")
     assert not compute_and_upload(conn, run, vanished, "vanished")  # the vanished worker's late upload: fenced
-    run_coordinator(conn, args, models, optimizers, steps=2)
+    run_coordinator(conn, args, models, steps=2)
     ledger = query(conn, "SELECT unit_id, step, worker FROM contributions ORDER BY step")
     assert ledger == [{"unit_id": other["id"], "step": 1, "worker": "other"},
                       {"unit_id": vanished["id"], "step": 2, "worker": "rescuer"}]  # every unit, once
 
 
-def test_an_honest_one_image_unit_is_not_refused_by_the_norm_rule():
-    """An epoch's last unit may hold a single image: its gradient is several times longer than a
-    64-image unit's (nothing averages its noise away), and still honest."""
-    conn, args, run, models, optimizers = new_run("--max-images", "65", "--unit-size", "64", "--units-per-step", "2")
-    units = [ganns.claim_unit(conn, name) for name in ("many", "one")]
-    assert [len(unit["indices"]) for unit in units] == [64, 1]
-    for unit, name in zip(units, ("many", "one")):
-        assert compute_and_upload(conn, run, unit, name)
-    with captured_log() as lines:
-        stats = coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
-    assert lines == [] and stats["images"] == 65 and stats["workers"] == 2
-
-
-def test_two_gradients_that_disagree_are_both_refused_and_recomputed():
-    """In a step of two, either may be the wrong one: neither goes in."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "2")
-    for name in ("ada", "mallory"):
-        ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
-    units = {name: ganns.claim_unit(conn, name) for name in ("ada", "mallory")}
-    assert compute_and_upload(conn, run, units["ada"], "ada")
-    huge = changed(compute(conn, run, units["mallory"]), lambda part: part.update(
-        grads={name: g * 1e6 for name, g in part["grads"].items()}))
-    assert ganns.upload_gradient(conn, units["mallory"], "mallory", huge)
-    with captured_log() as lines:
-        assert coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0) is None
-    assert len(lines) == 2 and all("times off the median" in line for line in lines), lines
-    assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM gradients")
-    ids = [unit["id"] for unit in units.values()]
-    requeued = query(conn, "SELECT status, worker FROM work_units WHERE id = ANY(%(ids)s)", {"ids": ids})
-    assert requeued == [{"status": "pending", "worker": None}] * 2
-    refused = {r["name"]: r["units_refused"] for r in query(conn, "SELECT name, units_refused FROM workers")}
-    assert refused == {"ada": 1, "mallory": 1}
-
-
 def test_a_unit_contributes_to_one_step_at_most():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    conn, args, run, models = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "w")
     assert compute_and_upload(conn, run, unit, "w")
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
     try:
-        query(conn, "INSERT INTO contributions (unit_id, step, version, worker, images) "
-                    "VALUES (%(id)s, 2, 1, 'w', 8)", {"id": unit["id"]})
+        query(conn, "INSERT INTO contributions (unit_id, step, version, worker, images, norm) "
+                    "VALUES (%(id)s, 2, 1, 'w', 8, 1)", {"id": unit["id"]})
         raise AssertionError("a second contribution of the same unit was accepted")
     except psycopg2.errors.UniqueViolation:
         pass
@@ -986,39 +759,35 @@ def test_a_unit_contributes_to_one_step_at_most():
     assert [r["version"] for r in query(conn, "SELECT version FROM weights ORDER BY version")] == [0, 1]
 
 
-def test_old_weights_and_used_gradients_are_deleted():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "96")  # 12 units
-    housekeeping = coordinator.Housekeeping(url_of_database(conn.info.dbname))
+def test_old_weights_and_used_changes_are_deleted():
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-images", "96")  # 12 units
     for step in range(1, 13):
         unit = ganns.claim_unit(conn, "w")
         assert compute_and_upload(conn, run, unit, "w")
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
-        housekeeping.after_step(step, optimizers)
-        housekeeping.wait()
-    # The newest two versions, and the newest that has Adam's state (every 10th): what resuming needs.
-    kept = query(conn, "SELECT version, optimizer IS NOT NULL AS adam FROM weights ORDER BY version")
-    assert [(r["version"], r["adam"]) for r in kept] == [(10, True), (11, False), (12, False)]
-    assert not query(conn, "SELECT 1 FROM gradients")
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+    kept = query(conn, "SELECT version FROM weights ORDER BY version")
+    assert [r["version"] for r in kept] == [11, 12]  # the newest two: workers may still be fetching the older
+    assert not query(conn, "SELECT 1 FROM changes")
     storage = query(conn, "SELECT attname, attstorage FROM pg_attribute WHERE attrelid IN "
-                          "('weights'::regclass, 'gradients'::regclass) AND atttypid = 'bytea'::regtype")
+                          "('weights'::regclass, 'changes'::regclass) AND atttypid = 'bytea'::regtype")
     assert {r["attstorage"] for r in storage} == {"e"}  # EXTERNAL: no pointless compression
 
 
 def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit_on_them():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    conn, args, run, models = new_run("--units-per-step", "1")
     student = ganns.connect(url_of_database(conn.info.dbname), "student")
-    ganns.listen(student, ganns.LISTEN_WORK)
+    ganns.execute(student, ganns.LISTEN_WORK)
     student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
     computing = worker.claim(student, student_args, cpu, joined)
     following = worker.claim(student, student_args, cpu, joined)  # claimed ahead, at version 0 too
     assert computing["unit"]["version"] == following["unit"]["version"] == 0
 
-    # While the student's first unit computes, another worker's gradient makes version 1.
+    # While the student's first unit computes, another worker's change makes version 1.
     computing["future"], computing["started"] = (done := concurrent.futures.Future()), time.monotonic()
     def coordinator_steps_then_the_unit_finishes():
         try:
             assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
-            coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+            coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
             wait_for(lambda: joined["run"]["latest"]["version"] >= 1, what="version 1 fetched")
             done.set_result(b"the first unit's blob")
         except BaseException as error:  # the waiting worker gets it: the test fails instead of waiting forever
@@ -1029,21 +798,21 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
 
     # The next unit runs on version 1 and says so, though it was claimed at version 0.
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
-        worker.start_computing(thread, student_args, following, cpu)
+        worker.start_computing(thread, following)
         blob = following["future"].result()
     assert following["unit"]["version"] == 1
     published = ganns.load_blob(ganns.read_weights(conn, 1))["generator"]
     for name, tensor in joined["run"]["models"][0].state_dict().items():
         assert "num_batches_tracked" in name or torch.equal(tensor, published[name]), name  # (a counter DCGAN ignores)
-    assert ganns.upload_gradient(student, following["unit"], "student", blob)
-    assert query(conn, "SELECT version FROM gradients WHERE worker = 'student'")[0]["version"] == 1
+    assert ganns.upload_change(student, following["unit"], "student", blob)
+    assert query(conn, "SELECT version FROM changes WHERE worker = 'student'")[0]["version"] == 1
 
 
 def test_a_worker_downloads_one_new_version_per_unit_at_most():
     """Versions published while a unit computes: the worker fetches the first it hears of (from
     half-way through the unit), not the ones after it: a class publishing many versions a minute
     must not fill every worker's link."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "5")
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "5")
     student = ganns.connect(url_of_database(conn.info.dbname), "student")
     ganns.listen(student, ganns.LISTEN_WORK)
     student_args, joined, cpu = worker.parse_args(["--name", "student"]), {"run": None}, torch.device("cpu")
@@ -1053,7 +822,7 @@ def test_a_worker_downloads_one_new_version_per_unit_at_most():
         try:
             for version in (1, 2):
                 assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
-                coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), version, 1, 0)
+                coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), version, 1, 0)
                 if version == 1:
                     wait_for(lambda: joined["run"]["latest"]["version"] >= 1, what="version 1 fetched")
             time.sleep(1)  # time enough to fetch version 2 too, were it allowed
@@ -1065,13 +834,13 @@ def test_a_worker_downloads_one_new_version_per_unit_at_most():
     assert joined["run"]["latest"]["version"] == 1 and ganns.read_run(conn)["version"] == 2
 
 
-def test_a_worker_whose_results_keep_arriving_too_late_says_so_and_stops():
-    """A machine too slow for the run's units would compute results that are always dropped as stale:
+def test_a_worker_whose_changes_keep_arriving_too_late_says_so_and_stops():
+    """A machine too slow for the run's units would compute changes that are always dropped as stale:
     after LATE_IN_A_ROW of them it stops with one line saying what to change."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-staleness", "0")
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "0")
     late = [ganns.claim_unit(conn, "slow") for _ in range(worker.LATE_IN_A_ROW)]  # all on version 0
     assert compute_and_upload(conn, run, ganns.claim_unit(conn, "fast"), "fast")
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)  # version 1
+    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)  # version 1
     slow_args, joined = worker.parse_args(["--name", "slow"]), {"late": 0, "uploaded_at": -1}
     for number, unit in enumerate(late, 1):
         job = {**worker.new_job(unit, joined), "started": time.monotonic(), "computed": time.monotonic()}
@@ -1104,7 +873,7 @@ def short_leases(seconds):
 
 
 def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
     unit = ganns.claim_unit(student, "student", lease_seconds=5)
     job = computing_job(unit, run)
@@ -1132,7 +901,7 @@ def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
     """A worker claims its next unit as it starts one. A unit can take longer than a lease (1,024 images
     on a slow laptop): the unit claimed ahead must still be the worker's when it starts, not handed to
     someone else meanwhile. Once it is lost all the same, the worker never starts it."""
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     student = ganns.connect(fresh_url_of(conn), "student")
     jobs = [computing_job(ganns.claim_unit(student, "student", lease_seconds=1), run) for _ in range(3)]
     computing, ahead, later = jobs
@@ -1167,9 +936,9 @@ def test_a_worker_keeps_the_unit_it_claimed_ahead_while_a_long_unit_computes():
 
 
 def test_a_unit_stopped_half_way_leaves_the_models_as_it_found_them():
-    """A lost lease stops a unit between two mini-batches (after_batch raises): the models must be back
+    """A lost lease stops a unit between two local steps (after_batch raises): the models must be back
     at the unit's start, BatchNorm's statistics too, or the worker's next unit would go on from a lost
-    unit's steps. Both kinds of unit: a gradient, and local steps."""
+    unit's steps."""
     class Stopped(Exception):
         pass
 
@@ -1179,25 +948,23 @@ def test_a_unit_stopped_half_way_leaves_the_models_as_it_found_them():
             raise Stopped()
 
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 24)
-    for local_steps in ("1", "3"):
-        conn, args, run, models, optimizers = new_run("--max-images", "24", "--unit-size", "12",
-                                                      "--local-steps", local_steps)
-        unit, batches = ganns.claim_unit(conn, "w"), []
-        found = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
-        try:
-            ganns.unit_result(models, ganns.build_optimizers(models), dataset, unit, run["config"], batch_size=4,
-                              after_batch=stop_after_two)
-        except Stopped:
-            pass
-        assert len(batches) == 2  # stopped half-way, after two of its three mini-batches
-        for model, state in zip(models, found):
-            for name, value in model.state_dict().items():
-                assert "num_batches_tracked" in name or torch.equal(value, state[name]), (local_steps, name)
+    conn, args, run, models = new_run("--max-images", "24", "--unit-size", "12", "--local-steps", "3")
+    unit, batches = ganns.claim_unit(conn, "w"), []
+    found = [{k: v.clone() for k, v in m.state_dict().items()} for m in models]
+    try:
+        ganns.unit_change(models, ganns.build_optimizers(models), dataset, unit, run["config"],
+                          after_batch=stop_after_two)
+    except Stopped:
+        pass
+    assert len(batches) == 2  # stopped half-way, after two of its three local steps
+    for model, state in zip(models, found):
+        for name, value in model.state_dict().items():
+            assert "num_batches_tracked" in name or torch.equal(value, state[name]), name
 
 
 def test_a_waiting_worker_finds_work_that_came_without_a_notification():
     """The one-second poll, the fallback: a unit given back by hand in psql sends no NOTIFY."""
-    conn, args, run, models, optimizers = new_run("--max-images", "8", "--unit-size", "8")  # one unit
+    conn, args, run, models = new_run("--max-images", "8", "--unit-size", "8")  # one unit
     ganns.claim_unit(conn, "someone")
     waiting = script("worker.py", "--name", "waiting", url=fresh_url_of(conn))
     said = output_lines(waiting)
@@ -1207,65 +974,65 @@ def test_a_waiting_worker_finds_work_that_came_without_a_notification():
              what="the waiting worker to claim the unit")
 
 
-def test_steps_go_on_while_housekeeping_waits_on_the_disk():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
-    housekeeping = coordinator.Housekeeping(fresh_url_of(conn))
+def test_steps_go_on_while_vacuum_waits_on_the_disk():
+    conn, args, run, models = new_run("--units-per-step", "1")
     disk = ganns.connect(fresh_url_of(conn), "slow disk")
     with disk.cursor() as cur:  # a transaction left open: VACUUM waits for it, as for a slow disk
         cur.execute("LOCK TABLE weights IN SHARE UPDATE EXCLUSIVE MODE")
     try:
-        within(PATIENCE, housekeeping.after_step, ganns.OPTIMIZER_EVERY, optimizers)  # returns at once...
+        vacuuming = within(PATIENCE, coordinator.vacuum_now_and_then, fresh_url_of(conn),
+                           coordinator.VACUUM_EVERY, None)  # returns at once...
         vacuum_waits = ("SELECT 1 FROM pg_stat_activity WHERE application_name = 'housekeeping' "
                         "AND wait_event_type = 'Lock' AND query LIKE 'VACUUM%%'")
         wait_for(lambda: query(conn, vacuum_waits), what="VACUUM to wait")
         for step in (1, 2):  # ...and steps are published while VACUUM waits
             unit = ganns.claim_unit(conn, "w")
             assert compute_and_upload(conn, run, unit, "w")
-            stats = within(PATIENCE, coordinator.take_step, conn, models, optimizers,
-                           ganns.ready_gradients(conn, step - 1), step, 1, 0)
+            stats = within(PATIENCE, coordinator.take_step, conn, models, ganns.ready_changes(conn, step - 1),
+                           step, 1, 0)
             assert stats["step"] == step
-        assert housekeeping.thread.is_alive() and ganns.read_run(conn)["version"] == 2
+        assert vacuuming.is_alive() and ganns.read_run(conn)["version"] == 2
+        assert coordinator.vacuum_now_and_then(fresh_url_of(conn), 2 * coordinator.VACUUM_EVERY, vacuuming) \
+            is vacuuming  # still busy: this turn is skipped
     finally:
         disk.rollback()
-    within(PATIENCE, housekeeping.wait)
+    within(PATIENCE, vacuuming.join)
 
 
 def database_size(conn):
-    return query(conn, "SELECT pg_total_relation_size('weights') + pg_total_relation_size('gradients') AS bytes"
+    return query(conn, "SELECT pg_total_relation_size('weights') + pg_total_relation_size('changes') AS bytes"
                  )[0]["bytes"]
 
 
 def test_vacuum_keeps_the_database_flat():
-    """Every step writes new weights and a gradient and deletes old ones; the VACUUM every 10th step
+    """Every step writes new weights and a change and deletes old ones; the VACUUM every 10th step
     makes their space reusable, so the tables stop growing."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--max-images", "400")
-    housekeeping = coordinator.Housekeeping(fresh_url_of(conn))
-    blob = compute(conn, run, ganns.claim_unit(conn, "w"))  # one gradient, uploaded for every unit: cheap steps
-    sizes = {}
+    conn, args, run, models = new_run("--units-per-step", "1", "--max-images", "400")
+    blob = compute(conn, run, ganns.claim_unit(conn, "w"))  # one change, uploaded for every unit: cheap steps
+    sizes, vacuuming = {}, None
     for step in range(1, 41):
         unit = ganns.claim_unit(conn, "w")
-        assert ganns.upload_gradient(conn, unit, "w", blob)
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, step - 1), step, 1, 0)
-        housekeeping.after_step(step, optimizers)
-        within(PATIENCE, housekeeping.wait)
+        assert ganns.upload_change(conn, unit, "w", blob)
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+        vacuuming = coordinator.vacuum_now_and_then(fresh_url_of(conn), step, vacuuming)
+        if vacuuming:
+            within(PATIENCE, vacuuming.join)
         sizes[step] = database_size(conn)
     assert sizes[40] <= sizes[20] * 1.1, sizes  # without VACUUM: twice the size
 
 
-def test_housekeeping_that_cannot_reach_the_database_is_a_warning():
-    conn, args, run, models, optimizers = new_run()
-    housekeeping = coordinator.Housekeeping("postgresql://nobody@127.0.0.1:1/nothing")
+def test_a_vacuum_that_cannot_reach_the_database_is_a_warning():
     with captured_log() as lines:
-        housekeeping.after_step(ganns.OPTIMIZER_EVERY, optimizers)
-        housekeeping.wait()
-    assert any("could not store Adam's state" in line for line in lines), lines
+        coordinator.vacuum_now_and_then("postgresql://nobody@127.0.0.1:1/nothing", coordinator.VACUUM_EVERY,
+                                        None).join()
+    assert len(lines) == 1 and lines[0].startswith("could not VACUUM at step 10 (cannot connect to"), lines
 
 
 # ---------------------------------------------------------------------------
 # Whole processes.
 # ---------------------------------------------------------------------------
 
-TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16", *GRADIENTS]
+TINY_RUN = ["--feature-maps", str(TINY), "--max-images", "256", "--unit-size", "16", "--local-steps", "2"]
 
 
 def test_end_to_end_coordinator_and_two_workers():
@@ -1301,11 +1068,11 @@ def test_end_to_end_coordinator_and_two_workers():
 
 def test_a_class_smaller_than_units_per_step_does_not_stall():
     """One worker, four units per step, and an epoch of only 3 units (40 images in units of 16):
-    four gradients never exist at once, so the run can only end through the short last step.
+    four changes never exist at once, so the run can only end through the short last step.
     The worker is the coordinator's own: --local-workers 1 (the other tests start two)."""
     url = fresh_database()
-    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16", *GRADIENTS,
-                 "--units-per-step", "4", "--epochs", "1", "--local-workers", "1", url=url)
+    run = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "16",
+                 "--local-steps", "2", "--units-per-step", "4", "--epochs", "1", "--local-workers", "1", url=url)
     output, _ = run.communicate(timeout=PATIENCE)
     assert run.returncode == 0, output
     assert "worker local-1 on cpu" in output and "the run is finished" in output, output  # it started, and stopped
@@ -1313,25 +1080,20 @@ def test_a_class_smaller_than_units_per_step_does_not_stall():
     ledger = query(conn, "SELECT step, indices, c.worker FROM contributions c JOIN work_units ON id = unit_id")
     assert sorted(i for row in ledger for i in row["indices"]) == list(range(40))  # every image, once
     assert {row["worker"] for row in ledger} == {"local-1"}
-    assert {row["step"] for row in ledger} == {1} and ganns.read_last_step(conn)["images"] == 40
+    assert {row["step"] for row in ledger} == {1} and ganns.recent_steps(conn, 1)[0]["images"] == 40
 
 
-def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state():
+def test_a_killed_coordinator_resumes_at_the_same_version():
     url = fresh_database()
     helper = script("worker.py", "--name", "steady", url=url)
     first = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", "1000", url=url)
     conn = ganns.connect(url, "test")
-    # Adam's state is stored with every 10th version, by a thread beside the steps: wait until one
-    # other than version 0's is in, so that resuming without it would show.
-    newest_adam = "SELECT max(version) AS version FROM weights WHERE optimizer IS NOT NULL"
-    wait_for(lambda: (ganns.read_run(conn) or {"version": 0})["version"] >= 12
-             and query(conn, newest_adam)[0]["version"] >= ganns.OPTIMIZER_EVERY, what="Adam at 10")
+    wait_for(lambda: (ganns.read_run(conn) or {"version": 0})["version"] >= 12, what="step 12")
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed_at, run_id = ganns.read_run(conn)["version"], ganns.read_run(conn)["id"]
-    saved_at = query(conn, newest_adam)[0]["version"]  # what the second coordinator finds
-    target = (killed_at // ganns.OPTIMIZER_EVERY + 2) * ganns.OPTIMIZER_EVERY
-
+    weights = ganns.read_weights(conn, killed_at)
+    target = killed_at + 10
     second = script("coordinator.py", *TINY_RUN, "--units-per-step", "1", "--steps", str(target), url=url)
     output, _ = second.communicate(timeout=PATIENCE)
     assert second.returncode == 0, output
@@ -1339,18 +1101,17 @@ def test_killed_coordinator_resumes_at_the_same_version_with_its_optimizer_state
     assert ganns.read_run(conn)["id"] == run_id
     steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
     assert steps == list(range(1, target + 1))  # no gaps, no repeats
-    stored_at = query(conn, newest_adam)[0]["version"]  # (its thread may skip a turn while the last one is busy)
-    assert stored_at > killed_at
-    final = ganns.from_blob(ganns.read_optimizer(conn))
-    adam_steps = {int(s["step"]) for s in final["generator"]["state"].values()}
-    assert adam_steps == {saved_at + stored_at - killed_at}  # Adam's moments carried on from the stored ones
+    ledger = query(conn, "SELECT step, version FROM contributions ORDER BY step")
+    assert [r["step"] for r in ledger] == steps  # one change a step, each on a version it could use:
+    assert all(r["step"] - ganns.MAX_STALENESS <= r["version"] < r["step"] for r in ledger)
+    assert weights is not None and ganns.read_weights(conn, killed_at) is None  # replaced, as every version is
     helper.communicate(timeout=PATIENCE)
     assert helper.returncode == 0
 
 
 def test_a_second_coordinator_on_the_same_database_is_one_clear_line():
     url = fresh_database()
-    first = script("coordinator.py", *TINY_RUN, url=url)  # no workers: it waits for gradients
+    first = script("coordinator.py", *TINY_RUN, url=url)  # no workers: it waits for changes
     conn = ganns.connect(url, "test")
     wait_for(lambda: ganns.read_run(conn), what="the first coordinator's run")
     second = subprocess.run([sys.executable, str(HERE / "coordinator.py"), *TINY_RUN, "--db", url],
@@ -1376,7 +1137,7 @@ def test_a_new_run_sets_the_last_runs_files_aside():
 
 
 def test_restart_with_other_options_needs_reset():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     old_unit = ganns.claim_unit(conn, "old")
     old_blob = compute(conn, run, old_unit)
     try:
@@ -1396,11 +1157,11 @@ def test_restart_with_other_options_needs_reset():
     fresh, *_ = coordinator.start_or_resume(conn, coordinator_args("--feature-maps", "8", "--reset"))
     assert fresh["id"] != run["id"] and fresh["version"] == 0
     assert not query(conn, "SELECT 1 FROM work_units")  # the old run's units are gone...
-    assert not ganns.upload_gradient(conn, old_unit, "old", old_blob)  # ...and a late upload for one is refused
+    assert not ganns.upload_change(conn, old_unit, "old", old_blob)  # ...and a late upload for one is refused
 
 
 def test_worker_refuses_a_dataset_that_does_not_match_the_run():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     folder = scratch_dir()
     Image.new("RGB", (64, 64)).save(folder / "one.png")
     try:
@@ -1413,9 +1174,9 @@ def test_worker_refuses_a_dataset_that_does_not_match_the_run():
 def test_ctrl_c_on_a_worker_gives_its_unit_back_at_once():
     # Two long units: the worker computes one and claims the other ahead, so once both are claimed in
     # the database it holds them (no coordinator runs here to requeue anything).
-    conn, args, run, models, optimizers = new_run("--max-images", "8000", "--unit-size", "4000",
-                                                  "--feature-maps", "16")
-    busy = script("worker.py", "--name", "leaver", "--batch-size", "8", url=fresh_url_of(conn))
+    conn, args, run, models = new_run("--max-images", "8000", "--unit-size", "4000", "--local-steps", "500",
+                                      "--feature-maps", "16")
+    busy = script("worker.py", "--name", "leaver", url=fresh_url_of(conn))
     claimed = "SELECT count(*) AS n FROM work_units WHERE status = 'claimed' AND worker = 'leaver'"
     wait_for(lambda: query(conn, claimed)[0]["n"] == 2, what="the worker to hold both units")
     time.sleep(1)  # (from the claim's commit to the worker's note of the unit: a few lines of Python)
@@ -1446,7 +1207,7 @@ def test_a_second_ctrl_c_does_not_cut_the_clean_up_of_the_first_short():
 def test_ctrl_c_during_a_copy_stays_ctrl_c():
     """psycopg2 reports a KeyboardInterrupt raised while it reads a COPY's rows as a failed query,
     which the scripts would take for a lost connection and carry on (a worker bench run did)."""
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
 
     class Interrupted(io.BytesIO):
         def read(self, size=-1):
@@ -1479,8 +1240,7 @@ def test_a_copy_of_ganns_py_that_computes_another_loss_refuses_the_run_with_one_
     url = fresh_database()
     conn = ganns.connect(url, "test")
     ganns.create_schema(conn)
-    options = ["--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
-               "--out", str(scratch_dir())]
+    options = ["--feature-maps", str(TINY), "--max-images", "40", *SMALL, "--out", str(scratch_dir())]
     coordinator.start_or_resume(conn, coordinator.parse_args(options))
     ganns.add_units(conn, ganns.epoch_units(40, 8, 1, ganns.SEED))
     copy = scratch_dir() / "hinge"
@@ -1577,22 +1337,22 @@ def captured_log():
         logging.getLogger("ganns").removeHandler(handler)
 
 
-def step_with_a_bad_gradient(make_bad):
-    """Three good gradients and one from mallory, made by make_bad(good blob); one step. What was logged."""
-    conn, args, run, models, optimizers = new_run("--units-per-step", "4")
+def step_with_a_bad_change(make_bad):
+    """Three good changes and one from mallory, made by make_bad(good blob); one step. What was logged."""
+    conn, args, run, models = new_run("--units-per-step", "4")
     names = ("ada", "bob", "cy", "mallory")
     for name in names:
         ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
     units = {name: ganns.claim_unit(conn, name) for name in names}
     for name in names[:3]:
         assert compute_and_upload(conn, run, units[name], name)
-    assert ganns.upload_gradient(conn, units["mallory"], "mallory", make_bad(compute(conn, run, units["mallory"])))
+    assert ganns.upload_change(conn, units["mallory"], "mallory", make_bad(compute(conn, run, units["mallory"])))
     with captured_log() as lines:
-        stats = coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+        stats = coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
     assert stats["step"] == 1 and stats["images"] == 24 and stats["workers"] == 3  # the step went on without it
     assert {r["worker"] for r in query(conn, "SELECT worker FROM contributions")} == set(names[:3])
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", units["mallory"])[0]["status"] == "pending"
-    assert not query(conn, "SELECT 1 FROM gradients")
+    assert not query(conn, "SELECT 1 FROM changes")
     refused = {r["name"]: r["units_refused"] for r in query(conn, "SELECT name, units_refused FROM workers")}
     assert refused == {"ada": 0, "bob": 0, "cy": 0, "mallory": 1}
     assert len(lines) == 1 and "from mallory" in lines[0], lines
@@ -1600,7 +1360,7 @@ def step_with_a_bad_gradient(make_bad):
 
 
 def changed(blob, change):
-    """The gradient blob after change(part) edits it in place."""
+    """The change blob after change(part) edits it in place."""
     part = ganns.from_blob(blob)
     change(part)
     return ganns.to_blob(part)
@@ -1618,39 +1378,41 @@ class CreatesAFile:
 
 def test_a_pickle_that_would_run_code_is_refused_without_running_it():
     marker = scratch_dir() / "the_code_ran"
-    evil = ganns.to_blob({"grads": CreatesAFile(marker), "buffers": {}, "metrics": {}})
-    torch.load(io.BytesIO(evil), weights_only=False)["grads"].close()  # a plain load does run it...
+    evil = ganns.to_blob({"change": CreatesAFile(marker), "buffers": {}, "metrics": {}})
+    torch.load(io.BytesIO(evil), weights_only=False)["change"].close()  # a plain load does run it...
     assert marker.exists()
     marker.unlink()
-    reason = step_with_a_bad_gradient(lambda good: evil)
+    reason = step_with_a_bad_change(lambda good: evil)
     assert "torch.load refused it (UnpicklingError: Unsupported global: GLOBAL io.open" in reason
     assert not marker.exists()  # ...the coordinator's does not
 
 
-def test_a_gradient_with_nan_or_inf_is_refused():
+def test_a_change_with_nan_or_inf_is_refused():
     def poison(part, value):
-        part["grads"]["generator.main.0.weight"][0, 0, 0, 0] = value
-    reason = step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("nan"))))
-    assert "gradient generator.main.0.weight: NaN or infinite" in reason
-    reason = step_with_a_bad_gradient(lambda good: changed(good, lambda p: poison(p, float("inf"))))
-    assert "gradient generator.main.0.weight: NaN or infinite" in reason
+        part["change"]["generator.main.0.weight"][0, 0, 0, 0] = value
+    reason = step_with_a_bad_change(lambda good: changed(good, lambda p: poison(p, float("nan"))))
+    assert "change generator.main.0.weight: NaN or infinite" in reason
+    reason = step_with_a_bad_change(lambda good: changed(good, lambda p: poison(p, float("inf"))))
+    assert "change generator.main.0.weight: NaN or infinite" in reason
 
 
 def test_batchnorm_statistics_and_metrics_are_checked_too():
-    """Each part of a gradient blob on its own: the check must not stop at the gradients."""
+    """Each part of a change blob on its own: the check must not stop at the change."""
     models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
-    good = ganns.unit_gradients(models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
-    ganns.check_gradient(good, models)
+    result = ganns.unit_change(models, ganns.build_optimizers(models), ganns.CartoonFaces(),
+                               {"indices": [0, 1], "noise_seed": 1}, {"unit_size": 2, "local_steps": 1})
+    good = ganns.load_blob(ganns.change_blob(result))
+    ganns.check_change(good, models)
 
     def refusal(section, name, value):
-        """Why check_gradient refuses the good blob with part[section][name] = value (None: left out)."""
+        """Why check_change refuses the good blob with part[section][name] = value (None: left out)."""
         part = ganns.from_blob(ganns.to_blob(good))  # a copy
         if value is None:
             del part[section][name]
         else:
             part[section][name] = value
         try:
-            ganns.check_gradient(part, models)
+            ganns.check_change(part, models)
         except ValueError as error:
             return str(error)
         raise AssertionError(f"accepted {section} {name} = {value!r}")
@@ -1667,76 +1429,166 @@ def test_batchnorm_statistics_and_metrics_are_checked_too():
     assert refusal("metrics", "d_real", "0.5") == four
     assert refusal("metrics", "loss_g", None) == four
     assert refusal("metrics", "extra", 1.0) == four
+    assert refusal("change", "generator.main.0.weight", result["change"]["generator.main.0.weight"]).startswith(
+        "change generator.main.0.weight: expected torch.bfloat16")  # float32: not how changes travel
 
 
-def test_a_gradient_of_the_wrong_shape_or_dtype_is_refused():
+def test_a_change_of_the_wrong_shape_or_dtype_is_refused():
     def reshape(part):
-        part["grads"]["discriminator.main.0.weight"] = torch.zeros(3, 3)
-    reason = step_with_a_bad_gradient(lambda good: changed(good, reshape))
+        part["change"]["discriminator.main.0.weight"] = torch.zeros(3, 3)
+    reason = step_with_a_bad_change(lambda good: changed(good, reshape))
     assert "discriminator.main.0.weight: expected torch.bfloat16 [4, 3, 4, 4], found torch.float32 [3, 3]" in reason
 
     def to_float64(part):
-        part["grads"] = {name: g.double() for name, g in part["grads"].items()}
-    assert "found torch.float64" in step_with_a_bad_gradient(lambda good: changed(good, to_float64))
+        part["change"] = {name: c.double() for name, c in part["change"].items()}
+    assert "found torch.float64" in step_with_a_bad_change(lambda good: changed(good, to_float64))
 
 
-def test_a_gradient_missing_a_tensor_or_with_an_extra_one_is_refused():
+def test_a_change_missing_a_tensor_or_with_an_extra_one_is_refused():
     def remove(part):
         del part["buffers"]["generator.main.1.running_mean"]
-    reason = step_with_a_bad_gradient(lambda good: changed(good, remove))
+    reason = step_with_a_bad_change(lambda good: changed(good, remove))
     assert "missing ['generator.main.1.running_mean']" in reason
 
     def add(part):
-        part["grads"]["generator.backdoor"] = torch.zeros(1)
-    assert "unexpected ['generator.backdoor']" in step_with_a_bad_gradient(lambda good: changed(good, add))
+        part["change"]["generator.backdoor"] = torch.zeros(1)
+    assert "unexpected ['generator.backdoor']" in step_with_a_bad_change(lambda good: changed(good, add))
 
 
-def test_truncated_gradient_bytes_are_refused():
-    assert "torch.load refused it" in step_with_a_bad_gradient(lambda good: good[:len(good) // 2])
+def test_truncated_change_bytes_are_refused():
+    assert "torch.load refused it" in step_with_a_bad_change(lambda good: good[:len(good) // 2])
 
 
-def test_a_gradient_a_million_times_larger_than_the_others_is_refused():
-    def scale(part):
-        part["grads"] = {name: g * 1e6 for name, g in part["grads"].items()}
-    assert "times off the median" in step_with_a_bad_gradient(lambda good: changed(good, scale))
-
-
-def test_a_step_whose_only_gradient_is_refused_does_not_happen():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+def test_a_step_whose_only_change_is_refused_does_not_happen():
+    conn, args, run, models = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "mallory")
-    assert ganns.upload_gradient(conn, unit, "mallory", b"not a blob")
+    assert ganns.upload_change(conn, unit, "mallory", b"not a blob")
     with captured_log() as lines:
-        assert coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0) is None
+        assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0) is None
     assert len(lines) == 1 and "from mallory: torch.load refused it" in lines[0]
     assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM steps")
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "pending"
 
 
-def test_the_norm_rule_compares_each_gradient_with_the_median_of_the_others():
-    assert ganns.norm_outliers({"a": 1e6}) == []  # nothing to compare with
-    assert ganns.norm_outliers({"a": 1.0, "b": 5.0}) == []  # a one-image unit among 64-image ones
-    assert ganns.norm_outliers({"a": 1.0, "b": 1e6}) == ["a", "b"]  # one of the two is wrong: both are recomputed
-    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 1e6}) == ["d"]  # the median is 1.1
-    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 0.0}) == ["d"]  # too short is out of line too
-    assert ganns.norm_outliers({"a": 1.0, "b": 1.2, "c": 0.9, "d": 1e6, "e": 1e7}) == ["d", "e"]
+def honest_first_step(conn, run, models):
+    """Step 1 of two honest changes, so that the limit of the next comes from real ones."""
+    for name in ("ada", "bob"):
+        ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
+        assert compute_and_upload(conn, run, ganns.claim_unit(conn, name), name)
+    assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 2
+    return ganns.MAX_CHANGE_RATIO * statistics.median_low(ganns.recent_norms(conn))
 
 
-def test_gradient_check_takes_the_runs_dtype():
-    models = ganns.build_models({"seed": 5, "latent_dim": 100, "feature_maps": TINY})
-    part = ganns.unit_gradients(models, ganns.CartoonFaces(), {"indices": [0, 1], "noise_seed": 1})
-    ganns.check_gradient(part, models)
-    compact = {**part, "grads": {name: g.bfloat16() for name, g in part["grads"].items()}}
-    ganns.check_gradient(compact, models, dtype=torch.bfloat16)  # BatchNorm statistics stay float32
-    for wrong, dtype in ((compact, torch.float32), (part, torch.bfloat16)):
+def weights_of(models):
+    return {name: p.detach().clone() for name, p in ganns.named_parameters(models).items()}
+
+
+def distance(a, b):
+    return math.sqrt(sum((a[name] - b[name]).double().pow(2).sum().item() for name in a))
+
+
+def test_a_change_scaled_up_is_taken_scaled_down_to_the_limit():
+    """Mallory uploads her honest change scaled 15 times. It is taken, scaled down to MAX_CHANGE_RATIO
+    times the median length of the recent changes, with one line in the log: in a step of two she moves
+    the weights at most half the limit further than an honest step, not 7 honest changes further
+    (README: what a student cannot break)."""
+    conn, args, run, models = new_run("--units-per-step", "2")
+    limit = honest_first_step(conn, run, models)
+    ganns.register_worker(conn, ganns.machine_info("mallory", torch.device("cpu")))
+    units = {name: ganns.claim_unit(conn, name) for name in ("ada", "mallory")}
+    blobs = {name: compute(conn, run, unit) for name, unit in units.items()}
+    blobs["mallory"] = changed(blobs["mallory"], lambda part: part.update(
+        change={name: c * 15 for name, c in part["change"].items()}))
+    for name, unit in units.items():
+        assert ganns.upload_change(conn, unit, name, blobs[name])
+    start = weights_of(models)
+    with captured_log() as lines:
+        stats = coordinator.take_step(conn, models, ganns.ready_changes(conn, 1), 2, 1, 16)
+    assert stats["workers"] == 2 and len(lines) == 1, lines  # taken, with one line
+    assert "from mallory" in lines[0] and f"scaled down to {limit:.3g}" in lines[0], lines
+    ada, mallory = (ganns.widen(ganns.from_blob(blobs[name])) for name in ("ada", "mallory"))
+    length = ganns.change_norm(mallory)
+    for name, p in ganns.named_parameters(models).items():  # both units hold 8 images
+        expected = start[name] - (ada["change"][name] + mallory["change"][name] * (limit / length)) / 2
+        assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), name
+    assert distance(weights_of(models), start) <= (ganns.change_norm(ada) + limit) / 2 * 1.0001
+    assert length > 5 * limit  # and without the limit she would have moved it that much further
+    refused = query(conn, "SELECT units_refused FROM workers WHERE name = 'mallory'")[0]["units_refused"]
+    assert refused == 0 and contributed(conn, 2) == {unit["id"] for unit in units.values()}
+
+
+def test_a_change_with_its_sign_flipped_is_taken_as_one_change_among_the_others():
+    """A change pointing the wrong way has an honest length: nothing tells it from an honest one, and
+    it is taken, as one change among the step's. Its pull is its images' share of the average, so in a
+    step of three the weights move by a third of (ada + bob - mallory): about a third of an honest
+    step's way (README: what a student cannot break)."""
+    conn, args, run, models = new_run("--units-per-step", "3")
+    names = ("ada", "bob", "mallory")
+    for name in names:
+        ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
+    units = {name: ganns.claim_unit(conn, name) for name in names}
+    blobs = {name: compute(conn, run, unit) for name, unit in units.items()}
+    blobs["mallory"] = changed(blobs["mallory"], lambda part: part.update(
+        change={name: -c for name, c in part["change"].items()}))
+    for name, unit in units.items():
+        assert ganns.upload_change(conn, unit, name, blobs[name])
+    start = weights_of(models)
+    with captured_log() as lines:
+        assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 3
+    assert lines == []
+    parts = {name: ganns.widen(ganns.from_blob(blob)) for name, blob in blobs.items()}
+    for name, p in ganns.named_parameters(models).items():
+        pull = parts["ada"]["change"][name] + parts["bob"]["change"][name] + parts["mallory"]["change"][name]
+        assert torch.allclose(p.detach(), start[name] - pull / 3, rtol=1e-5, atol=1e-7), name
+    assert query(conn, "SELECT sum(units_refused) AS n FROM workers")[0]["n"] == 0
+
+
+def test_a_blob_larger_than_a_change_can_be_is_refused_at_upload():
+    """A blob one byte longer than a change of the run's model can take (ganns.max_change_bytes): the
+    database refuses it at upload, whoever sends it and however; the worker says so in one line, and
+    nothing is stored. (200 MB would be refused alike, before any of it reaches a table.)"""
+    conn, args, run, models = new_run()
+    most = query(conn, "SELECT max_change_bytes FROM run")[0]["max_change_bytes"]
+    assert most == ganns.max_change_bytes(models)
+    unit = ganns.claim_unit(conn, "mallory")
+    assert len(compute(conn, run, unit)) <= most  # an honest change fits
+    message = one_line_exit(ganns.upload_change, conn, unit, "mallory", bytes(most + 1))
+    assert message == (f"the database refused unit {unit['id']}'s change: a blob of {most + 1} bytes, more than a "
+                       f"change of this run's model can be ({most} bytes). Run the instructor's ganns.py")
+    assert not query(conn, "SELECT 1 FROM changes")
+    assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "claimed"
+    with student(conn) as (ada, _, _):  # a student's hand-made upload: the same refusal
+        ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
+        hers = ganns.claim_unit(ada, "ada")
         try:
-            ganns.check_gradient(wrong, models, dtype)
-            raise AssertionError("accepted a gradient of the wrong dtype")
-        except ValueError as error:
-            assert f"expected {dtype}" in str(error)
+            query(ada, """WITH finished AS (UPDATE work_units SET status = 'computed', lease_expires = NULL
+                                           WHERE id = %(id)s AND lease = %(lease)s RETURNING id)
+                          INSERT INTO changes (unit_id, version, worker, images, blob)
+                          SELECT id, 0, 'ada', 8, %(blob)s FROM finished""", {**hers, "blob": bytes(most + 1)})
+            raise AssertionError("stored a blob larger than a change")
+        except psycopg2.errors.ProgramLimitExceeded:
+            pass
+    assert ganns.upload_change(conn, unit, "mallory", bytes(most))  # the most it may send goes in (and then
+    assert query(conn, "SELECT 1 FROM changes")  # the coordinator's checks refuse it: not a change blob)
+
+
+def test_the_limit_is_a_few_times_the_recent_median_and_a_longer_change_keeps_its_direction():
+    models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": TINY})
+    weights = sum(p.numel() for p in ganns.named_parameters(models).values())
+    ratio = ganns.MAX_CHANGE_RATIO
+    assert ganns.change_limit([], models, 64) == ganns.LEARNING_RATE * 64 * math.sqrt(weights)  # before step 1
+    assert ganns.change_limit([2.0, 1e6], models, 64) == ratio * 2.0  # the lower middle: one of two cannot raise it
+    assert ganns.change_limit([1.0, 1.2, 0.9, 1e6, 1e7], models, 64) == ratio * 1.2
+    part = {"change": {"a": torch.tensor([3.0, 0.0]), "b": torch.tensor([4.0])}, "buffers": {}, "metrics": {}}
+    short, length = ganns.bound_change(part, 10.0)
+    assert short is part and length == 5.0  # within the limit: as it came
+    bounded, length = ganns.bound_change(part, 1.0)
+    assert length == 5.0 and torch.allclose(bounded["change"]["a"], torch.tensor([0.6, 0.0]))
+    assert torch.allclose(bounded["change"]["b"], torch.tensor([0.8])) and ganns.change_norm(bounded) == 1.0
 
 
 def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     wider = ganns.build_models({**run["config"], "feature_maps": 2 * TINY})  # e.g. an edited copy of ganns.py
     try:
         worker.fetch_version(conn, 0, "cpu", wider, run["config"]["weights_dtype"])
@@ -1794,7 +1646,7 @@ def refused(conn, sql, params=None):
 
 
 def test_a_worker_login_can_do_all_a_worker_does():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     with student(conn) as (ada, role, url):
         assert ganns.check_schema(ada) == ganns.SCHEMA_VERSION and ganns.read_run(ada)["id"] == run["id"]
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
@@ -1812,17 +1664,17 @@ def test_a_worker_login_can_do_all_a_worker_does():
         # A unit claimed at version 0 (the one given back just now) and started after version 1
         # came out says so (worker.start_computing).
         early = ganns.claim_unit(ada, "ada")
-        coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+        coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
         assert compute_and_upload(ada, run, {**early, "version": 1}, "ada")
-        assert query(conn, "SELECT version FROM gradients") == [{"version": 1}]  # (the first went into step 1)
+        assert query(conn, "SELECT version FROM changes") == [{"version": 1}]  # (the first went into step 1)
         rows = query(conn, "SELECT status, worker, login FROM work_units WHERE login IS NOT NULL ORDER BY id")
         assert [tuple(r.values()) for r in rows] == [("done", "ada", role), ("computed", "ada", role)]
-        assert query(conn, "SELECT worker, login FROM gradients") == [{"worker": "ada", "login": role}]
+        assert query(conn, "SELECT worker, login FROM changes") == [{"worker": "ada", "login": role}]
         assert query(conn, "SELECT login, images_per_s FROM workers") == [{"login": role, "images_per_s": 12.5}]
 
 
 def test_a_worker_login_cannot_touch_what_is_not_its_own():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     with student(conn) as (bob, _, _), student(conn) as (ada, _, _):
         ganns.register_worker(bob, ganns.machine_info("bob", torch.device("cpu")))
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
@@ -1831,41 +1683,41 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
         mine = ganns.claim_unit(ada, "ada")
         before = query(conn, "SELECT * FROM work_units ORDER BY id"), query(conn, "SELECT * FROM workers ORDER BY name")
         weights = bytes(ganns.read_weights(conn, 0))
-        insert_gradient = ("INSERT INTO gradients (unit_id, version, worker, images, blob) "
+        insert_change = ("INSERT INTO changes (unit_id, version, worker, images, blob) "
                            "VALUES (%(id)s, 0, %(worker)s, %(images)s, 'x')")
-        upload = ("INSERT INTO gradient_uploads (unit_id, lease, version, worker, blob) "  # a row of COPY_GRADIENT
+        upload = ("INSERT INTO change_uploads (unit_id, lease, version, worker, blob) "  # a row of COPY_CHANGE
                   "VALUES (%(unit_id)s, %(lease)s, %(version)s, %(worker)s, 'x')")
         whole_upload = """
             WITH finished AS (UPDATE work_units SET status = 'computed', lease_expires = NULL
                               WHERE id = %(id)s AND lease = %(lease)s AND status = 'claimed' RETURNING id)
-            INSERT INTO gradients (unit_id, version, worker, images, blob)
+            INSERT INTO changes (unit_id, version, worker, images, blob)
             SELECT id, %(version)s, %(worker)s, %(images)s, 'x' FROM finished"""
         bob_unit = {"unit_id": bobs["id"], "lease": bobs["lease"], "lease_seconds": 60, "worker": "ada",
                     "version": 0, "blob": b"x", "name": "bob", "images_per_s": 1e9}
         forbidden = [
-            ("UPDATE weights SET weights = 'x'", None), ("INSERT INTO weights VALUES (9, 'x', 'x')", None),
-            ("SELECT optimizer FROM weights", None), ("UPDATE run SET version = 99", None),
+            ("UPDATE weights SET weights = 'x'", None), ("INSERT INTO weights VALUES (9, 'x')", None),
+            ("UPDATE run SET version = 99", None), ("UPDATE run SET max_change_bytes = 10e9", None),
             ("UPDATE run SET status = 'finished'", None), ("SELECT * FROM contributions", None),
             ("INSERT INTO steps VALUES (1, 1, 1, 0, 0, 0, 0, 1)", None),  # (reading steps is allowed: --status)
             ("UPDATE schema_version SET version = 1", None),
-            # Bob's claimed unit, his lease, his gradient, his worker row.
+            # Bob's claimed unit, his lease, his change, his worker row.
             (ganns.EXTEND_LEASE, bob_unit), (ganns.GIVE_BACK_UNIT, bob_unit), (upload, bob_unit),
             ("UPDATE work_units SET lease_expires = NULL WHERE id = %(unit_id)s", bob_unit),
             ("UPDATE work_units SET status = 'pending' WHERE id = %(id)s", bobs_done),
-            ("SELECT blob FROM gradients", None), ("SELECT worker FROM gradients", None),  # (there is one: Bob's)
-            ("UPDATE gradients SET images = 1000", None),
+            ("SELECT blob FROM changes", None), ("SELECT worker FROM changes", None),  # (there is one: Bob's)
+            ("UPDATE changes SET images = 1000", None),
             (ganns.WORKER_SEEN, bob_unit), ("UPDATE workers SET units_refused = 0", None),
-            # Claiming for another login, a unit held hostage, skipping a state, a gradient in someone's name.
+            # Claiming for another login, a unit held hostage, skipping a state, a change in someone's name.
             ("UPDATE work_units SET status = 'claimed', login = 'bob' WHERE status = 'pending'", None),
             (ganns.EXTEND_LEASE, {**mine, "unit_id": mine["id"], "lease_seconds": 10**7}),
             ("UPDATE work_units SET status = 'done' WHERE id = %(id)s", mine),
             ("UPDATE work_units SET status = 'computed' WHERE id = %(id)s", mine),
-            (insert_gradient, {**mine, "worker": "ada", "images": 8}),  # without its unit's move to computed
-            (insert_gradient, {**mine, "worker": "ada", "images": 9999}),
-            (insert_gradient, {**mine, "worker": "bob", "images": 8}),
+            (insert_change, {**mine, "worker": "ada", "images": 8}),  # without its unit's move to computed
+            (insert_change, {**mine, "worker": "ada", "images": 9999}),
+            (insert_change, {**mine, "worker": "bob", "images": 8}),
             (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": 0, "worker": "bob"}),
-            # The trigger's own statement, typed by hand: the unit's move and the gradient together,
-            # so that upload_is_whole is satisfied and only the policy on gradients stands in the way.
+            # The trigger's own statement, typed by hand: the unit's move and the change together,
+            # so that check_upload is satisfied and only the policy on changes stands in the way.
             (whole_upload, {**mine, "worker": "ada", "images": 9999, "version": 0}),
             (whole_upload, {**mine, "worker": "bob", "images": 8, "version": 0}),
             (whole_upload, {**mine, "worker": "ada", "images": 8, "version": 1}),
@@ -1874,7 +1726,7 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             (upload, {"unit_id": mine["id"], "lease": mine["lease"], "version": -1, "worker": "ada"}),
             ("UPDATE work_units SET claimed_version = -5 WHERE id = %(id)s", mine),
         ] + [(f"DELETE FROM {table}", None) for table in
-             ("run", "weights", "work_units", "gradients", "contributions", "steps", "workers", "schema_version")]
+             ("run", "weights", "work_units", "changes", "contributions", "steps", "workers", "schema_version")]
         for sql, params in forbidden + [("TRUNCATE work_units", None)]:
             assert refused(ada, sql, params), sql
         with ada, ada.cursor() as cur:
@@ -1887,12 +1739,12 @@ def test_a_worker_login_cannot_touch_what_is_not_its_own():
             assert str(error) == "the worker name 'bob' belongs to another login: choose another --name"
         after = query(conn, "SELECT * FROM work_units ORDER BY id"), query(conn, "SELECT * FROM workers ORDER BY name")
         assert after == before
-        assert len(query(conn, "SELECT 1 FROM gradients")) == 1 and ganns.read_run(conn) == run
+        assert len(query(conn, "SELECT 1 FROM changes")) == 1 and ganns.read_run(conn) == run
         assert bytes(ganns.read_weights(conn, 0)) == weights
 
 
 def test_a_revoked_login_stops_at_once_and_its_unit_goes_back():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     with student(conn) as (ada, role, url):
         unit = ganns.claim_unit(ada, "ada", lease_seconds=0.2)
         query(conn, psycopg2.sql.SQL("REVOKE ganns_worker FROM {}").format(psycopg2.sql.Identifier(role)))
@@ -1914,11 +1766,11 @@ def test_a_revoked_login_stops_at_once_and_its_unit_goes_back():
 
 
 def test_a_running_worker_whose_login_is_revoked_stops_with_one_line():
-    conn, args, run, models, optimizers = new_run("--max-images", "8000", "--unit-size", "4000",
-                                                  "--feature-maps", "16")  # two long units: it is computing
+    conn, args, run, models = new_run("--max-images", "8000", "--unit-size", "4000", "--local-steps", "500",
+                                      "--feature-maps", "16")  # two long units: it is computing
     with student(conn) as (ada, role, url):
         ada.close()
-        busy = script("worker.py", "--name", "ada", "--batch-size", "8", url=url)
+        busy = script("worker.py", "--name", "ada", url=url)
         wait_for(lambda: query(conn, "SELECT count(*) AS n FROM work_units WHERE worker = 'ada'")[0]["n"] == 2,
                  what="the worker to hold both units")
         query(conn, psycopg2.sql.SQL("REVOKE ganns_worker FROM {}").format(psycopg2.sql.Identifier(role)))
@@ -1937,21 +1789,21 @@ def readme_sql(containing):
     return found
 
 
-def test_the_readmes_sql_drops_a_students_gradients_and_requeues_their_units():
-    conn, args, run, models, optimizers = new_run()
+def test_the_readmes_sql_drops_a_students_changes_and_requeues_their_units():
+    conn, args, run, models = new_run()
     with student(conn) as (ada, role, url):
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
         hers, other = ganns.claim_unit(ada, "ada"), ganns.claim_unit(conn, "bob")
         assert compute_and_upload(ada, run, hers, "ada") and compute_and_upload(conn, run, other, "bob")
         query(conn, readme_sql("WITH dropped AS").replace("'ada'", f"'{role}'"))  # her login, not her worker name
-        assert [r["worker"] for r in query(conn, "SELECT worker FROM gradients")] == ["bob"]
+        assert [r["worker"] for r in query(conn, "SELECT worker FROM changes")] == ["bob"]
         unit = query(conn, "SELECT status, worker, lease FROM work_units WHERE id = %(id)s", hers)[0]
         assert unit == {"status": "pending", "worker": None, "lease": None}
         assert ganns.claim_unit(conn, "carol")["id"] == hers["id"]  # someone else computes it
 
 
 def test_schema_sql_runs_again_and_a_student_cannot_run_it():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     ganns.create_schema(conn)  # re-runnable: the coordinator runs it at every start
     with student(conn) as (ada, _, _):
         try:
@@ -1972,7 +1824,7 @@ def claimed_by(conn, role):
 
 
 def test_a_login_holds_four_units_at_most_and_each_for_ten_minutes_at_most():
-    conn, args, run, models, optimizers = new_run("--unit-size", "2")  # 20 units
+    conn, args, run, models = new_run("--unit-size", "2")  # 20 units
     with student(conn) as (ada, role, url), student(conn) as (bob, _, _):
         # Taking the whole queue at once, or locking it in a transaction left open: nothing taken, nothing locked.
         assert refused(ada, "UPDATE work_units SET status = 'claimed', lease_expires = now() WHERE status = 'pending'")
@@ -2015,13 +1867,13 @@ def test_a_login_holds_four_units_at_most_and_each_for_ten_minutes_at_most():
 
 
 def test_a_transaction_left_open_cannot_make_the_coordinator_wait():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     boss = coordinator.connect(fresh_url_of(conn))  # the coordinator's connection, as coordinator.py makes it
     with student(conn) as (ada, role, _), student(conn) as (bob, _, _):
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
         late = ganns.claim_unit(ada, "ada", lease_seconds=0.2)
         uploaded = ganns.claim_unit(ada, "ada")
-        assert ganns.upload_gradient(ada, uploaded, "ada", b"not a gradient")
+        assert ganns.upload_change(ada, uploaded, "ada", b"not a change")
         bobs = ganns.claim_unit(bob, "bob", lease_seconds=0.2)
         with ada.cursor() as cur:  # locks on what ada may lock, in a transaction she leaves open
             cur.execute("SET idle_in_transaction_session_timeout = '60s'")  # (so a failing test cannot hang)
@@ -2031,7 +1883,7 @@ def test_a_transaction_left_open_cannot_make_the_coordinator_wait():
         time.sleep(0.4)  # both short leases have run out
         started = time.monotonic()
         assert ganns.reap_expired_leases(boss) == [role]  # bob's unit back in the queue, ada's named and skipped
-        assert coordinator.take_step(boss, models, optimizers, ganns.ready_gradients(boss, 0), 1, 1, 0) is None
+        assert coordinator.take_step(boss, models, ganns.ready_changes(boss, 0), 1, 1, 0) is None
         assert time.monotonic() - started < 5  # no lock waited for (lock_timeout would end a wait after 10 s)
         status = {r["id"]: r["status"] for r in query(conn, "SELECT id, status FROM work_units")}
         assert (status[bobs["id"]], status[uploaded["id"]], status[late["id"]]) == ("pending", "pending", "claimed")
@@ -2041,19 +1893,18 @@ def test_a_transaction_left_open_cannot_make_the_coordinator_wait():
 
 
 def test_a_student_can_neither_take_the_coordinators_lock_nor_keep_it_from_starting():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     url = fresh_url_of(conn)
     with student(conn) as (ada, _, _), student(conn) as (bob, bobs_role, _):
         assert refused(ada, "LOCK TABLE coordinator_lock IN SHARE UPDATE EXCLUSIVE MODE")
-        for table in ("work_units", "workers", "gradients"):  # SHARE would stop every claim, upload or refusal
+        for table in ("work_units", "workers", "changes"):  # SHARE would stop every claim, upload or refusal
             assert refused(ada, f"LOCK TABLE {table} IN SHARE MODE"), table
         with ada.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(7236001)")  # the old coordinator's lock number, held for good
             cur.execute("PREPARE holds AS DELETE FROM coordinator_lock")  # the lock a student can hold on it
         with bob.cursor() as cur:  # a read left open: the restart's schema.sql waits for it
             cur.execute("SELECT * FROM work_units")
-        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", "--unit-size", "8", *GRADIENTS,
-                         url=url)
+        restart = script("coordinator.py", "--feature-maps", str(TINY), "--max-images", "40", *SMALL, url=url)
         lines = []
         reader = threading.Thread(target=lambda: [lines.append(line) for line in restart.stdout], daemon=True)
         reader.start()
@@ -2075,7 +1926,7 @@ def test_a_student_can_neither_take_the_coordinators_lock_nor_keep_it_from_start
 
 
 def test_whatever_a_worker_writes_about_itself_the_page_and_the_status_stay_small():
-    conn, args, run, models, optimizers = new_run()
+    conn, args, run, models = new_run()
     with student(conn) as (ada, role, _):
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
         for too_long in ({"gpu": "x" * 20_000_000}, {"host": "h" * 2000}):
@@ -2112,10 +1963,10 @@ def test_whatever_a_worker_writes_about_itself_the_page_and_the_status_stay_smal
 
 
 def test_a_students_login_sees_the_status():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    conn, args, run, models = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "teacher")
     assert compute_and_upload(conn, run, unit, "teacher")
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
     with student(conn) as (ada, _, _):
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
         output = io.StringIO()
@@ -2244,7 +2095,8 @@ def test_a_corrupt_image_in_the_zip_is_skipped_with_a_warning():
     models = ganns.build_models({"seed": 1, "latent_dim": 100, "feature_maps": TINY})
     with captured_log() as lines:
         replacement = dataset[1]
-        ganns.unit_gradients(models, dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1})  # training goes on
+        ganns.unit_change(models, ganns.build_optimizers(models), dataset, {"indices": [0, 1, 2, 3], "noise_seed": 1},
+                          {"unit_size": 4, "local_steps": 2})  # training goes on
     assert len(lines) == 2 and all("cannot read img_align_celeba/000001b.jpg" in line for line in lines)
     assert lines[0].endswith("using the next image instead")
     # The next image, 000002.jpg, the same on every machine: not the one before it, nor the one after.
@@ -2277,13 +2129,13 @@ def test_a_full_disk_while_writing_samples_is_a_warning_and_training_goes_on():
 
 
 def test_a_full_disk_in_a_distributed_run_is_a_warning_and_the_run_goes_on():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1", "--sample-every", "1")
+    conn, args, run, models = new_run("--units-per-step", "1", "--sample-every", "1")
     fill_disk(args.out, "samples/step_000001.png", "index.tmp")  # (the live page goes through index.tmp)
     unit = ganns.claim_unit(conn, "w")
     assert compute_and_upload(conn, run, unit, "w")
     with captured_log() as lines:
-        run_coordinator(conn, args, models, optimizers, steps=1)
-    assert ganns.read_run(conn)["version"] == 1 and ganns.read_last_step(conn)["step"] == 1  # the run: in the database
+        run_coordinator(conn, args, models, steps=1)
+    assert ganns.read_run(conn)["version"] == 1 and ganns.recent_steps(conn, 1)[0]["step"] == 1  # the run: in the database
     assert lines[0].startswith(f"could not write step 1's files to {args.out} (")
     assert lines[1].startswith(f"could not write {args.out / 'index.html'} (")
     assert len(lines) == 3 and all("training goes on" in line for line in lines), lines  # (the last page too)
@@ -2297,7 +2149,6 @@ def test_nonsense_sizes_and_counts_are_one_clear_line():
             (coordinator.parse_args, "--epochs", "2.5", "'2.5' is not a whole number"),
             (coordinator.parse_args, "--max-staleness", "-1", "must be 0 or more, not -1"),
             (coordinator.parse_args, "--seed", str(10**12), "must be from 0 to 2147483647, not 1000000000000"),
-            (worker.parse_args, "--batch-size", "0", "must be 1 or more, not 0"),
             (worker.parse_args, "--threads", "-4", "must be 0 or more, not -4")]:
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
@@ -2314,7 +2165,7 @@ def test_nonsense_sizes_and_counts_are_one_clear_line():
 
 
 # ---------------------------------------------------------------------------
-# Watching the run: --status, out/index.html, --export.
+# Watching the run: --status, out/index.html, export.py.
 # ---------------------------------------------------------------------------
 
 _watched = {}
@@ -2365,7 +2216,7 @@ def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
     assert page.open == [], page.open  # well-formed: everything opened was closed
     text = " ".join(" ".join(page.text).split())
     conn = ganns.connect(url, "test")
-    images = ganns.read_last_step(conn)["images"]
+    images = ganns.recent_steps(conn, 1)[0]["images"]
     assert "Step 12 - GANNs with friends" in text and f"| {images:,} images |" in text and "finished" in text
     names = [r["name"] for r in query(conn, "SELECT name FROM workers")]  # (one or both: see the end-to-end test)
     assert names and set(names) <= {"local-1", "local-2"} and all(name in text for name in names)
@@ -2375,10 +2226,8 @@ def test_live_page_shows_the_finished_run_and_every_image_it_shows_exists():
     assert "feature_maps 4" in text and "unit_size 16" in text and "units_per_step 2" in text  # the configuration
     last = coordinator.read_history(folder / "out" / "history.csv")[-1]  # step 12's values, unrounded
     assert f"Loss_D {last['loss_d']:.3f}" in text and f"D(G(z)) {last['d_fake']:.3f}" in text  # the latest values
-    assert page.images[0] == "samples/step_000012.png"  # the latest grid, large
-    assert page.images[1:] == ["samples/step_000005.png", "samples/step_000010.png"]  # the strip
-    assert all((folder / "out" / src).exists() for src in page.images)
-    assert sum(tag == "polyline" for tag, _ in page.tags) == 5  # Loss_D, Loss_G, D(x), D(G(z)), images/s
+    assert page.images == ["samples/step_000012.png"] and (folder / "out" / page.images[0]).exists()  # the latest
+    assert sum(tag == "polyline" for tag, _ in page.tags) == 4  # Loss_D, Loss_G, D(x), D(G(z))
     assert not any(tag == "meta" and attrs.get("http-equiv") == "refresh" for tag, attrs in page.tags)  # finished
 
 
@@ -2388,8 +2237,8 @@ def test_live_page_of_a_local_run():
     page = PageReader()
     page.feed((args.out / "index.html").read_text())
     text = " ".join(" ".join(page.text).split())
-    assert page.open == [] and "step 3" in text and "this machine alone" in text and "moving average" not in text
-    assert page.images == ["samples/step_000003.png", "samples/step_000002.png"]
+    assert page.open == [] and "step 3" in text and "this machine alone" in text
+    assert page.images == ["samples/step_000003.png"]
 
 
 def test_status_of_a_finished_run():
@@ -2398,7 +2247,7 @@ def test_status_of_a_finished_run():
                             capture_output=True, text=True, timeout=PATIENCE)
     assert status.returncode == 0, status.stderr
     conn = ganns.connect(url, "test")
-    images = ganns.read_last_step(conn)["images"]
+    images = ganns.recent_steps(conn, 1)[0]["images"]
     assert ": finished, cartoon-faces (256 images), feature maps 4" in status.stdout
     assert f"step 12 | epoch {images // 256 + 1} of 100" in status.stdout and f"{images:,} images" in status.stdout
     assert "ETA done" in status.stdout
@@ -2411,7 +2260,7 @@ def test_status_of_a_finished_run():
 
 
 def test_status_sorts_workers_into_active_idle_and_gone():
-    conn, args, run, models, optimizers = new_run("--units-per-step", "1")
+    conn, args, run, models = new_run("--units-per-step", "1")
     machines = {"ada": ("laptop", "cpu", 8, 16.0, None, None), "bo": ("colab", "cuda", 2, 12.0, "Tesla T4", 15.0),
                 "cy": ("old", "cpu", 4, 8.0, None, None), "di": ("gone", "cpu", 64, 256.0, None, None)}
     for name, (host, device, cores, ram, gpu, gpu_memory) in machines.items():
@@ -2419,7 +2268,7 @@ def test_status_sorts_workers_into_active_idle_and_gone():
                                      "gpu": gpu, "gpu_memory_gb": gpu_memory, "torch_version": torch.__version__})
     unit = ganns.claim_unit(conn, "ada")
     assert compute_and_upload(conn, run, unit, "ada")
-    coordinator.take_step(conn, models, optimizers, ganns.ready_gradients(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
     ganns.claim_unit(conn, "cy")  # cy holds a live lease: computing, however long ago it last finished a unit
     query(conn, "UPDATE workers SET last_seen = now() - interval '5 minutes' WHERE name IN ('bo', 'cy')")
     query(conn, "UPDATE workers SET last_seen = now() - interval '2 hours' WHERE name = 'di'")
@@ -2462,8 +2311,8 @@ def test_status_without_a_run_is_one_line():
 def test_export_writes_a_model_card_whose_loading_snippet_works():
     url, folder = watched_run()
     hub = scratch_dir() / "hub"
-    export = subprocess.run([sys.executable, str(HERE / "coordinator.py"), "--export", str(hub), "--out",
-                             str(folder / "out"), "--db", url], capture_output=True, text=True, timeout=PATIENCE)
+    export = subprocess.run([sys.executable, str(HERE / "export.py"), str(hub), "--out", str(folder / "out"),
+                             "--db", url], capture_output=True, text=True, timeout=PATIENCE)
     assert export.returncode == 0, export.stderr
     assert sorted(p.name for p in hub.iterdir()) == ["README.md", "checkpoint_latest.pth", "samples.png",
                                                      "training.gif"]
@@ -2472,9 +2321,9 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
         assert gif.n_frames == 3  # the grids of steps 5, 10 and 12
     card = (hub / "README.md").read_text()
     conn = ganns.connect(url, "test")
-    images = ganns.read_last_step(conn)["images"]
-    assert "| optimiser steps | 12 |" in card and f"| images seen | {images:,} " in card
-    assert f"| training | Adam (lr 0.0002, betas 0.5, 0.999), {ganns.LOSS}, " in card
+    images = ganns.recent_steps(conn, 1)[0]["images"]
+    assert "| steps | 12 |" in card and f"| images seen | {images:,} " in card
+    assert f"| training | Adam (lr 0.0002, betas 0.5, 0.999), {ganns.LOSS}; each worker takes 2 local steps " in card
     contributed = query(conn, "SELECT worker, count(*) AS units FROM contributions GROUP BY worker")
     assert f"| workers | {len(contributed)} |" in card
     assert all(f"| {row['worker']} | {row['units']} |" in card for row in contributed), card
