@@ -1,8 +1,7 @@
 """Measurements for the README: what coordination costs next to computing.
 
     python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
-    python bench.py --only wire wake   # some: ceiling worker wire step end2end learning dynamics class
-                                       #       classroom wake link soak
+    python bench.py --only wire wake   # some: ceiling worker wire end2end learning classroom wake link soak
     python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
     sudo .venv/bin/python bench.py --only link   # one worker on shaped links (root: a network namespace)
     python bench.py --only ceiling worker --device cuda   # a GPU worker: computing against uploading
@@ -18,12 +17,10 @@ import copy
 import hashlib
 import heapq
 import itertools
-import logging
 import math
 import os
 import queue
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -87,17 +84,16 @@ def new_run(url, units_per_epoch=1000, **options):
     conn = ganns.connect(url, "bench")
     ganns.create_schema(conn)
     args = coordinator.parse_args(["--out", tempfile.mkdtemp(), *flags(options)])
-    run, models, optimizers = coordinator.start_or_resume(conn, args)
+    run, models = coordinator.start_or_resume(conn, args)
     size = run["config"]["unit_size"]
     ganns.add_units(conn, ganns.epoch_units(units_per_epoch * size, size, 1, 1)[:units_per_epoch])
-    return conn, run, models, optimizers
+    return conn, run, models
 
 
-def gradient_blobs(run, models, dtype):
-    """A real unit's gradient blob, full size."""
-    unit = {"indices": list(range(64)), "noise_seed": 1}
-    result = ganns.unit_gradients(models, ganns.CartoonFaces(), unit)
-    return ganns.gradient_blob(result, dtype)
+def unit_result(run, models):
+    """A real unit's change, full size, as unit_change returns it (float32)."""
+    unit = {"indices": list(range(run["config"]["unit_size"])), "noise_seed": 1}
+    return ganns.unit_change(models, ganns.build_optimizers(models), ganns.CartoonFaces(), unit, run["config"])
 
 
 # ---------------------------------------------------------------------------
@@ -110,11 +106,10 @@ def local_rate(threads, images=3840, feature_maps=64, options=(), device="cpu"):
     torch.set_num_threads(threads)
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), *options])
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
-    config = ganns.run_config(args.feature_maps, dataset, 0, args.unit_size, 1, local_steps=args.local_steps,
-                              lookahead=args.lookahead)
+    config = ganns.run_config(args.feature_maps, dataset, 0, args.unit_size, args.local_steps, 1)
     models = ganns.build_models(config, device)
     started = first = None
-    for stats in coordinator.steps_alone(args, config, dataset, models, ganns.build_optimizers(models), device):
+    for stats in coordinator.steps_alone(args, config, dataset, models, device):
         if started is None:
             started, first = time.monotonic(), stats["images"]
         elif stats["images"] - first >= images:
@@ -130,7 +125,7 @@ def bench_ceiling(server, device="cpu"):
     large = local_rate(2, images, options=["--local-steps", "16"], device=device)
     report("the same with 16 local steps of 64 images, the previous default (the default's ÷ its)",
            f"{large:.1f} images/s ({ceiling / large:.2f})")
-    dataset, size = ganns.open_dataset(ganns.BUILTIN_DATASET), ganns.default_unit_size(ganns.LOCAL_STEPS)
+    dataset, size = ganns.open_dataset(ganns.BUILTIN_DATASET), ganns.UNIT_SIZE
     started = time.monotonic()
     for index in range(size):
         dataset[index]
@@ -161,26 +156,26 @@ def write_versions(conn):
 
 def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, every=2):
     """Play a coordinator that costs nothing for the `worker` process: publish a new version (the same
-    weights, see KEPT) after every `every` gradients, and the worker downloads each. Stops once
+    weights, see KEPT) after every `every` changes, and the worker downloads each. Stops once
     enough(units, seconds) past the first `warm_up` units, at a whole number of versions (the units that
     download new weights take longer); mark() is called as that stretch starts and as it ends.
     Returns the images and seconds of that stretch, images counted in the run's units."""
     version, arrived, seen = 0, [], set()
     staleness = ganns.read_run(conn)["max_staleness"]
-    ganns.listen(conn, ganns.LISTEN_GRADIENTS)  # as the real coordinator waits: no polling
+    ganns.listen(conn, ganns.LISTEN_CHANGES)  # as the real coordinator waits: no polling
     while True:
-        ready = ganns.ready_gradients(conn, version - staleness)
-        for gradient in ready:
-            if gradient["id"] not in seen:
-                seen.add(gradient["id"])
+        ready = ganns.ready_changes(conn, version - staleness)
+        for change in ready:
+            if change["id"] not in seen:
+                seen.add(change["id"])
                 arrived.append(time.monotonic())
                 if len(arrived) == warm_up:
                     mark()
         if len(ready) >= every:
             version += 1
-            ids = {"step": version, "gradient_ids": [r["id"] for r in ready], "kept": KEPT}
+            ids = {"step": version, "ids": [r["id"] for r in ready], "kept": KEPT}
             with conn, conn.cursor() as cur:  # publish_step's bookkeeping, without writing the weights
-                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_GRADIENTS, REUSE_WEIGHTS, ganns.ADVANCE_VERSION,
+                for sql in (ganns.MARK_UNITS_DONE, ganns.DELETE_CHANGES, REUSE_WEIGHTS, ganns.ADVANCE_VERSION,
                             ganns.NOTIFY_WORK):
                     cur.execute(sql, ids)
         units = len(arrived) - warm_up
@@ -208,11 +203,11 @@ def stop_worker(worker):
 
 def bench_worker(server, ceiling, images=None, device="cpu"):
     """One real worker.py with 2 threads on `device`, against a coordinator that costs nothing
-    (cheap_coordinator), publishing as often as the real one: a version every 2 gradients. Measured
+    (cheap_coordinator), publishing as often as the real one: a version every 2 changes. Measured
     over `images` past a warm-up of 256 images (at least a unit each)."""
     print(f"worker efficiency (worker.py, 2 threads, on {device}, against a local PostgreSQL)")
     url = new_database(server, "bench_worker")
-    conn, run, models, _ = new_run(url)
+    conn, run, models = new_run(url)
     size, images = run["config"]["unit_size"], images or (4096 if device == "cpu" else 16_384)
     warm_up, units = max(1, 256 // size), max(2, images // size)
     write_versions(conn)
@@ -226,7 +221,7 @@ def bench_worker(server, ceiling, images=None, device="cpu"):
         output = stop_worker(worker)
     rate = trained / seconds
     lines = unit_lines(output)[warm_up:]
-    report("worker, 2 threads, gradients accepted", f"{rate:.1f} images/s")
+    report("worker, 2 threads, changes accepted", f"{rate:.1f} images/s")
     report("worker efficiency (÷ ceiling)", f"{rate / ceiling:.2f}", "≥ 0.95")
     report("per unit, from the worker's log (to 0.1 s): computing / uploading (in the background)",
            f"{statistics.median(c for c, _, _ in lines):.1f} s / {statistics.median(u for _, u, _ in lines):.1f} s")
@@ -238,7 +233,7 @@ def bench_worker(server, ceiling, images=None, device="cpu"):
 def bench_end_to_end(server, ceiling, images=16_384):
     """coordinator.py --local-workers 2 (1 thread each), as the README's first command runs it, for
     `images`. Measured past the first quarter of its steps: the workers start, and a fresh database
-    creates its write-ahead log files (1 GB), which made the first 25 steps of gradients 4% slower."""
+    creates its write-ahead log files (1 GB), which made the first steps slower."""
     print("end to end (coordinator.py --local-workers 2, full size)")
     url = new_database(server, "bench_end2end")
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
@@ -291,10 +286,11 @@ def measured(counts, action):
 def bench_wire(server):
     print("bytes on the wire per transfer (counted by a proxy)")
     url = new_database(server, "bench_wire")
-    conn, run, models, _ = new_run(url, units_per_epoch=10)
+    conn, run, models = new_run(url, units_per_epoch=10)
     port, counts = counting_proxy(server_socket(server))
     proxied = psycopg2.connect(dbname="bench_wire", user="postgres", host="127.0.0.1", port=port)
-    fp32, compact = gradient_blobs(run, models, "float32"), gradient_blobs(run, models, "bfloat16")
+    result = unit_result(run, models)
+    fp32, compact = ganns.to_blob(result), ganns.change_blob(result)
     mb = 1e6
     # The predecessor: fp32 blob, sent by psycopg2 as a hex literal.
     with proxied, proxied.cursor() as cur:
@@ -302,127 +298,20 @@ def bench_wire(server):
     old = measured(counts, lambda: ganns.execute(proxied, "INSERT INTO old VALUES (%s)", (psycopg2.Binary(fp32),)))
     report("predecessor upload: fp32 blob as hex", f"{len(fp32) / mb:.1f} MB blob, {old['up'] / mb:.1f} MB sent")
     unit = ganns.claim_unit(proxied, "bench")
-    sent = measured(counts, lambda: ganns.upload_gradient(proxied, unit, "bench", compact))
-    report("gradient upload: bfloat16 blob, binary COPY",
+    sent = measured(counts, lambda: ganns.upload_change(proxied, unit, "bench", compact))
+    report("change upload: bfloat16 blob, binary COPY",
            f"{len(compact) / mb:.1f} MB blob, {sent['up'] / mb:.1f} MB sent", "wire ≤ 1.05 × blob, blob ≤ ½ fp32")
     report("upload: wire ÷ blob, blob ÷ fp32 blob",
            f"{sent['up'] / len(compact):.3f}, {len(compact) / len(fp32):.3f}")
-    weights = ganns.weights_blob(models, run["config"]["weights_dtype"])
+    weights = ganns.weights_blob(models)
     got = measured(counts, lambda: ganns.read_weights(proxied, 0))
     report("weights download: binary COPY", f"{len(weights) / mb:.1f} MB blob, {got['down'] / mb:.1f} MB received")
     started = time.monotonic()
-    ganns.upload_gradient(conn, ganns.claim_unit(conn, "bench"), "bench", compact)
+    ganns.upload_change(conn, ganns.claim_unit(conn, "bench"), "bench", compact)
     report("upload time, local socket", f"{time.monotonic() - started:.2f} s")
     for mbit in (10, 50):
         report(f"upload time at {mbit} Mbit/s (wire bytes ÷ rate)",
                f"{sent['up'] * 8 / mbit / 1e6:.1f} s (predecessor {old['up'] * 8 / mbit / 1e6:.1f} s)")
-
-
-# ---------------------------------------------------------------------------
-# 4. The coordinator's step: latency and memory, in a fresh process per N.
-# ---------------------------------------------------------------------------
-
-def one_step(url, n):
-    """Run in a child process: N real-size gradients in, time take_step, print the result."""
-    conn, run, models, optimizers = new_run(url, units_per_epoch=n)
-    blob = gradient_blobs(run, models, run["config"]["gradient_dtype"])
-    for _ in range(n):
-        assert ganns.upload_gradient(conn, ganns.claim_unit(conn, "bench"), "bench", blob)
-    del blob
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
-    ready = ganns.ready_gradients(conn, 0)
-    coordinator.take_step(conn, models, optimizers, ready, 1, 1, 0)
-    latency = time.monotonic() - started
-    assert ganns.read_run(conn)["version"] == 1
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"RESULT {latency:.3f} {peak / 1024:.0f} {(peak - rss_before) / 1024:.0f}")
-
-
-def bench_step(server):
-    print("coordinator step: last gradient in -> new version readable")
-    for n in (1, 4, 16):
-        url = new_database(server, f"bench_step_{n}")
-        child = subprocess.run([sys.executable, __file__, "--one-step", url, str(n)],
-                               capture_output=True, text=True, check=True)
-        latency, peak, grew = child.stdout.split("RESULT ")[1].split()
-        report(f"step with --units-per-step {n}", f"{float(latency):.2f} s, peak memory {peak} MB "
-                                                  f"(+{grew} MB during the step)", "memory flat as N grows")
-
-
-# ---------------------------------------------------------------------------
-# 7. A class on one server: many light workers.
-# ---------------------------------------------------------------------------
-
-def bench_class(server, units_per_step, workers=200, seconds=120, compute_seconds=20.0):
-    """Threads that do what worker.py does with the database, with a pause where computing would be."""
-    print(f"a class on one server: {workers} simulated workers, {compute_seconds:.0f} s per unit, {seconds} s, "
-          f"--units-per-step {units_per_step}")
-    url = new_database(server, "bench_class")
-    conn, run, models, optimizers = new_run(url, units_per_epoch=5000)
-    blob = gradient_blobs(run, models, "bfloat16")
-    counts = {"claims": 0, "uploads": 0, "failed": 0, "waited for a connection": 0, "steps": 0}
-    counting = threading.Lock()  # += on a shared dict from 200 threads loses counts without it
-
-    def count(key, n=1):
-        with counting:
-            counts[key] += n
-    stop = threading.Event()
-
-    def simulated_worker(i):
-        rng = np.random.default_rng(i)
-        if stop.wait(rng.uniform(0, compute_seconds)):  # students do not all start in the same second
-            return
-        try:
-            worker_conn = ganns.connect(url, f"sim-{i}")  # waits its turn while the server is full
-            while not stop.is_set():
-                unit = ganns.claim_unit(worker_conn, f"sim-{i}")
-                count("claims")
-                if stop.wait(compute_seconds * rng.uniform(0.8, 1.2)):
-                    break
-                count("uploads", ganns.upload_gradient(worker_conn, unit, f"sim-{i}", blob))
-        except psycopg2.Error as error:
-            count("failed")
-            print("   failed:", str(error).strip().splitlines()[0])
-
-    class CountWaits(logging.Handler):
-        def emit(self, record):
-            count("waited for a connection", "trying again" in record.getMessage())
-
-    logging.getLogger("ganns").addHandler(CountWaits())
-
-    def watch_connections():
-        admin = psycopg2.connect(server.get_uri())
-        while not stop.wait(1):
-            peak[0] = max(peak[0], ganns.execute(admin, "SELECT count(*) AS n FROM pg_stat_activity "
-                                                        "WHERE backend_type = 'client backend'")[0]["n"])
-    peak = [0]
-    threads = [threading.Thread(target=simulated_worker, args=(i,), daemon=True) for i in range(workers)]
-    threads.append(threading.Thread(target=watch_connections))
-    for t in threads:
-        t.start()
-    args = coordinator.parse_args(["--units-per-step", str(units_per_step), "--out", tempfile.mkdtemp()])
-    deadline = time.monotonic() + seconds
-    version = 0
-    while time.monotonic() < deadline:
-        ganns.requeue_stale(conn, version - 1)
-        ready = ganns.ready_gradients(conn, version - 1)
-        if len(ready) >= args.units_per_step:
-            version += 1
-            coordinator.take_step(conn, models, optimizers, ready, version, 1, 0)
-        else:
-            ganns.wait_for_news(conn, 0.5)
-    waiting = len(ganns.ready_gradients(conn, version - 1))
-    stop.set()
-    for t in threads:
-        t.join(timeout=5)  # (one still waiting for a connection gives up with the process)
-    used = ganns.execute(conn, "SELECT count(*) AS n FROM contributions")[0]["n"]
-    report(f"{workers} workers, N = {units_per_step}: claims/s, uploads/s, steps/s, gradients used",
-           f"{counts['claims'] / seconds:.1f}, {counts['uploads'] / seconds:.1f}, {version / seconds:.2f}, {used}")
-    report("failed operations", str(counts["failed"]), "0")
-    report("peak connections (max_connections 100)", str(peak[0]))
-    report("connection attempts turned away and retried", str(counts["waited for a connection"]))
-    report("gradients waiting when it ended (coordinator keeping pace)", str(waiting))
 
 
 # ---------------------------------------------------------------------------
@@ -432,7 +321,7 @@ def bench_class(server, units_per_step, workers=200, seconds=120, compute_second
 def bench_wake(server, rounds=20):
     print("wake-up: new work published -> a waiting worker has claimed it")
     url = new_database(server, "bench_wake")
-    conn, run, _, _ = new_run(url, units_per_epoch=0)
+    conn, run, _ = new_run(url, units_per_epoch=0)
 
     def delays(listening):
         waiter = ganns.connect(url, "waiter")
@@ -475,10 +364,9 @@ def bench_wake(server, rounds=20):
 # delayed link on this machine (a network namespace of its own, as root).
 # ---------------------------------------------------------------------------
 
-# The run options measured: today's (a gradient for every 64 images) beside the candidate for the new
-# default, the one place to change to measure another.
-TODAY = {"local_steps": 1}
-NEW_DEFAULT = {"local_steps": ganns.LOCAL_STEPS}
+# The run options measured: one local step of 64 images (a change for every 64 images, what a
+# gradient would cost) beside the default, the one place to change to measure another.
+SETTINGS = [("one local step of 64 images", {"local_steps": 1, "unit_size": 64}), ("the default", {})]
 LINKS = [("no shaping", None, 0),  # (name, Mbit/s for both directions together or None, round trip in ms)
          ("50 ms round trip, no cap", None, 50),
          ("40 Mbit/s shared by both directions, 50 ms", 40, 50),
@@ -587,13 +475,10 @@ def bench_one_link(server, options, link, relay_process, port, device="cpu"):
     and this process as its coordinator (cheap_coordinator), outside. Its images/s, the bytes each image
     cost on the wire (both ways), and the wire's Mbit/s, all over the same stretch.
 
-    A new version follows every result, not every 2: in class the versions come from everyone's
-    results, and a worker finds a new one to download during nearly every unit it takes. A gradient
-    then arrives 2 versions after the weights it was computed on (the next unit starts before it is
-    uploaded): more than a run of gradients allows by default."""
+    A new version follows every change, not every 2: in class the versions come from everyone's
+    changes, and a worker finds a new one to download during nearly every unit it takes."""
     url = new_database(server, "bench_link")
-    lenient = {"max_staleness": 2} if options.get("local_steps", 1) == 1 else {}
-    conn, run, _, _ = new_run(url, units_per_epoch=64, **options, **lenient)
+    conn, run, _ = new_run(url, units_per_epoch=64, **options)
     size = run["config"]["unit_size"]
     warm_up, most = max(1, 128 // size), max(4, 3072 // size)  # units: the first ones fetch the first weights
     write_versions(conn)
@@ -630,8 +515,8 @@ def bench_link(server, device="cpu"):
     relay_process = None
     try:
         relay_process, ports = start_relay(server)
-        for setting, options in (("today", TODAY), ("new default", NEW_DEFAULT)):
-            setting += f" ({' '.join(flags(options))})"
+        for setting, options in SETTINGS:
+            setting += f" ({' '.join(flags(options))})" if options else ""
             rates = []
             for link in LINKS + LINKS[:1]:  # no shaping again at the end: the ratios use both
                 result = bench_one_link(server, options, link, relay_process, ports[link[2] / 2000], device)
@@ -644,7 +529,7 @@ def bench_link(server, device="cpu"):
             names = " / ".join(f"{mbit} Mbit/s" if mbit else f"{round_trip} ms" for _, mbit, round_trip in LINKS[1:])
             report(f"{setting}: images/s ÷ unshaped (the mean of both), {names}",
                    " / ".join(f"{rate / unshaped:.2f}" for rate in rates[1:-1]),
-                   "≥ 0.8 at 40 Mbit/s, ≥ 0.5 at 10 Mbit/s" if options == NEW_DEFAULT else "")
+                   "≥ 0.8 at 40 Mbit/s, ≥ 0.5 at 10 Mbit/s" if not options else "")
     finally:
         if relay_process:
             relay_process.terminate()
@@ -899,50 +784,30 @@ def print_verdict(name, images, verdict, trace):
           f"{saturated(trace):.0%} of steps", flush=True)
 
 
-def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf, averages=()):
+def judged(name, steps, generator, judge, images, every=10_000, minutes=math.inf):
     """Take `steps` (each step's stats) up to `images` (or `minutes` of class time), judging the generator
-    every `every` images and at the end; with `averages` (half-lives in images), also an exponential moving
-    average of the generator for each, judged at the same images: its verdicts under "averages"."""
+    every `every` images and at the end."""
     trace, verdicts, due = [], [], every
-    ema = {half_life: {"trace": trace, "verdicts": [], "generator": copy.deepcopy(generator)} for half_life in averages}
     for stats in steps:
-        for half_life, average in ema.items():  # as coordinator.py --ema draws its samples
-            coordinator.move_average(average["generator"], generator, half_life, stats["images"],
-                                     stats["images"] - (trace[-1][0] if trace else 0))
         trace.append((stats["images"], stats["d_real"], stats["d_fake"]))
         end = stats["images"] >= images or stats.get("minutes", 0) >= minutes
         if stats["images"] >= due or end:
             verdicts.append((stats["images"], {**judge(samples(generator)), "minutes": stats.get("minutes")}))
             print_verdict(name, *verdicts[-1], trace)
-            for half_life, result in ema.items():
-                result["verdicts"].append((stats["images"], {**judge(samples(result["generator"])),
-                                                             "minutes": stats.get("minutes")}))
-                print_verdict(f"{name}, EMA {half_life // 1000}k", *result["verdicts"][-1], trace)
             due += every
         if end:
             break
-    return {"trace": trace, "verdicts": verdicts, "averages": ema}
-
-
-BENCH_ONLY = ("--ttur", "--fetched-as-float16", "--changes-as-bfloat16")
+    return {"trace": trace, "verdicts": verdicts}
 
 
 def project_steps(faces_tensor, feature_maps, seed, argv=()):
-    """This project's recipe on one machine (coordinator.py --local): the models and each step's stats.
-    Bench-only options: "--ttur" gives D and G the two time-scale learning rates,
-    https://arxiv.org/abs/1706.08500; "--fetched-as-float16" starts every unit from the weights as a
-    worker fetches them (convolutions rounded to float16), as in weights_float16_at_each_unit;
-    "--changes-as-bfloat16" rounds every unit's change as it travels (changes_bfloat16)."""
+    """This project's recipe on one machine (coordinator.py --local's steps): the models and each step's stats."""
     args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--seed", str(seed),
-                                   "--epochs", "1000", *[a for a in argv if a not in BENCH_ONLY]])
-    models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
-    optimizers = ganns.build_optimizers(models)
-    if "--ttur" in argv:
-        for optimizer, lr in zip(optimizers, (1e-4, 4e-4)):
-            optimizer.param_groups[0]["lr"] = lr
-    config = {"unit_size": args.unit_size, "local_steps": args.local_steps, "lookahead": args.lookahead,
-              "outer_lr": args.outer_lr}
-    return models, coordinator.steps_alone(args, config, faces_tensor, models, optimizers)
+                                   "--epochs", "1000", *argv])
+    config = {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed,
+              "unit_size": args.unit_size, "local_steps": args.local_steps}
+    models = ganns.build_models(config)
+    return models, coordinator.steps_alone(args, config, faces_tensor, models)
 
 
 def distributed_steps(server, feature_maps, seed, argv, generator):
@@ -973,65 +838,31 @@ def distributed_steps(server, feature_maps, seed, argv, generator):
 
 
 @contextlib.contextmanager
-def patched(name, wrap):
-    """ganns.<name> replaced by wrap(original) meanwhile: ganns's functions look it up there as they run."""
-    original = getattr(ganns, name)
-    setattr(ganns, name, wrap(original))
+def local_steps_traced(trace):
+    """Record (images, D(x), D(G(z))) of every local step (ganns.local_step) this process takes meanwhile.
+    A step of local steps logs the mean over all of them, which never saturates: the share of saturated
+    steps is comparable with the tutorial's only step by step."""
+    original = ganns.local_step
+
+    def traced(models, optimizers, real, noise):
+        metrics = original(models, optimizers, real, noise)
+        trace.append(((trace[-1][0] if trace else 0) + len(real), metrics["d_real"], metrics["d_fake"]))
+        return metrics
+    ganns.local_step = traced  # unit_change looks it up in ganns as it runs
     try:
         yield
     finally:
-        setattr(ganns, name, original)
-
-
-def local_steps_traced(trace):
-    """Record (images, D(x), D(G(z))) of every local step (ganns.alternating_step) this process takes
-    meanwhile. A step of local steps logs the mean over all of them, which never saturates: the share of
-    saturated steps is comparable with the tutorial's only step by step."""
-    def wrap(original):
-        def traced(models, optimizers, real, noise):
-            metrics = original(models, optimizers, real, noise)
-            trace.append(((trace[-1][0] if trace else 0) + len(real), metrics["d_real"], metrics["d_fake"]))
-            return metrics
-        return traced
-    return patched("alternating_step", wrap)
-
-
-def weights_float16_at_each_unit():
-    """Every unit this process computes meanwhile (ganns.unit_change) starts from the weights rounded as
-    a worker fetches them with --weights-dtype float16 (ganns.weights_blob), and the change is taken
-    from there, as a worker's is; the coordinator's float32 weights are put back afterwards. With
-    --local this isolates float16's rounding from a distributed run's staleness and timing."""
-    def wrap(original):
-        def from_fetched(models, *args, **kwargs):
-            exact = {name: p.detach().clone() for name, p in ganns.named_parameters(models).items()}
-            fetched = ganns.from_blob(ganns.weights_blob(models, "float16"))
-            with torch.no_grad():
-                for key, model in zip(ganns.MODELS, models):
-                    for name, p in model.named_parameters():
-                        p.copy_(fetched[key][name].float())
-            result = original(models, *args, **kwargs)
-            with torch.no_grad():
-                for name, p in ganns.named_parameters(models).items():
-                    p.copy_(exact[name])
-            return result
-        return from_fetched
-    return patched("unit_change", wrap)
+        ganns.local_step = original
 
 
 def travelled(result):
-    """A unit's result as the coordinator reads it back: through gradient_blob in the default dtype."""
-    return ganns.widen(ganns.from_blob(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE)))
-
-
-def changes_bfloat16():
-    """Every unit's change (or gradient) this process computes meanwhile is rounded as it travels
-    (travelled) before the coordinator averages it."""
-    return patched("unit_result", lambda original: lambda *args, **kwargs: travelled(original(*args, **kwargs)))
+    """A unit's change as the coordinator reads it back: rounded to CHANGE_DTYPE on the way (change_blob)."""
+    return ganns.widen(ganns.from_blob(ganns.change_blob(result)))
 
 
 def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed):
     """One learning run of a variant (name, kind, coordinator options), judged every 10,000 images. A run
-    on one machine ("local") with local steps reports its local steps' D(x) and D(G(z)), one by one."""
+    on one machine ("local") reports its local steps' D(x) and D(G(z)), one by one."""
     name, kind, argv = variant
     if kind == "tutorial":
         models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
@@ -1042,9 +873,7 @@ def run_variant(server, faces_tensor, judge, variant, feature_maps, images, seed
         models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed})
         steps = distributed_steps(server, feature_maps, seed, argv, models[0])
     inner = []
-    with (local_steps_traced(inner) if kind == "local" else contextlib.nullcontext(),
-          weights_float16_at_each_unit() if "--fetched-as-float16" in argv else contextlib.nullcontext(),
-          changes_bfloat16() if "--changes-as-bfloat16" in argv else contextlib.nullcontext()):
+    with local_steps_traced(inner) if kind == "local" else contextlib.nullcontext():
         result = judged(name, steps, models[0], judge, images)
     steps.close()  # a distributed run stops here
     result["trace"] = inner or result["trace"]
@@ -1084,55 +913,17 @@ def bench_learning_runs(server, variants, feature_maps, images, seeds, prefix):
         show_learning(results, f"{prefix}_seed{seed}")
 
 
-# The gradient algorithm (a gradient per unit of 64, Adam on the coordinator): the default before local steps.
-GRADIENTS = ["--local-steps", "1"]
-
-# The README's targets, at full size: the tutorial's recipe beside the README's first command and a class's setting.
+# The tutorial's recipe beside the README's first command, a class's setting, and other unit shapes, at full size.
 LEARNING = [("tutorial: alternating, batch 128, one machine", "tutorial", []),
             ("ours: coordinator.py --local-workers 2", "distributed", []),
             ("ours: coordinator.py --local (one machine, every local step traced)", "local", []),
             ("ours: 16 units a step, 2 workers", "distributed", ["--units-per-step", "16"]),
-            ("ours: 32 local steps of 32, 2 workers", "distributed", ["--local-steps", "32"]),
-            ("ours: 32 local steps of 32, --local, every local step traced", "local", ["--local-steps", "32"]),
             ("ours: 16 local steps of 64, 2 workers", "distributed", ["--local-steps", "16"]),
-            ("ours: 16 local steps of 64, --local, every local step traced", "local", ["--local-steps", "16"]),
-            ("ours: 64 local steps of 16, 2 workers", "distributed", ["--local-steps", "64"]),
-            ("ours: 64 local steps of 16, 2 workers, float32 weights", "distributed",
-             ["--local-steps", "64", "--weights-dtype", "float32"]),
-            ("ours: 64 local steps of 16, --local, every local step traced", "local",
-             ["--local-steps", "64"]),
-            ("ours: 64 local steps of 16, --local, weights fetched as float16", "local",
-             ["--local-steps", "64", "--fetched-as-float16"]),
-            ("ours: --local, weights fetched as float16", "local", ["--fetched-as-float16"]),
-            ("ours: 64 local steps of 16, --local, changes sent as bfloat16", "local",
-             ["--local-steps", "64", "--changes-as-bfloat16"]),
-            ("ours: 64 local steps of 16, --local, float16 weights and bfloat16 changes", "local",
-             ["--local-steps", "64", "--fetched-as-float16", "--changes-as-bfloat16"]),
-            ("ours: gradients (--local-steps 1), 2 workers", "distributed", GRADIENTS),
-            ("ours: gradients, 16 units a step, 2 workers", "distributed", [*GRADIENTS, "--units-per-step", "16"])]
-
-# What made the gradient algorithm's dynamics flip, at feature maps 32 (4 times faster): simultaneous updates
-# (--lookahead 0) against the tutorial's alternating ones and our lookahead; units a step; learning rates; staleness.
-DYNAMICS = [("tutorial: alternating, batch 128", "tutorial", []),
-            ("simultaneous (--lookahead 0), 2 units a step", "local", ["--lookahead", "0"]),
-            ("simultaneous, 1 unit a step", "local", ["--lookahead", "0", "--units-per-step", "1"]),
-            ("simultaneous, 4 units a step", "local", ["--lookahead", "0", "--units-per-step", "4"]),
-            ("simultaneous, 16 units a step", "local", ["--lookahead", "0", "--units-per-step", "16"]),
-            ("simultaneous, TTUR: D 4e-4, G 1e-4", "local", ["--lookahead", "0", "--ttur"]),
-            ("simultaneous, distributed, staleness 1", "distributed", ["--lookahead", "0"]),
-            ("lookahead 2e-4 (the default), 2 units a step", "local", []),
-            ("lookahead 1e-3, 2 units a step", "local", ["--lookahead", "1e-3"]),
-            ("lookahead, 1 unit a step", "local", ["--units-per-step", "1"]),
-            ("lookahead, 4 units a step", "local", ["--units-per-step", "4"]),
-            ("lookahead, 16 units a step", "local", ["--units-per-step", "16"]),
-            ("lookahead, distributed, staleness 0", "distributed", ["--max-staleness", "0"]),
-            ("lookahead, distributed, staleness 1", "distributed", [])]
-# Every variant but the tutorial runs the gradient algorithm.
-DYNAMICS = [(name, kind, argv if kind == "tutorial" else [*GRADIENTS, *argv]) for name, kind, argv in DYNAMICS]
+            ("ours: one local step of 64 images, 2 workers", "distributed", ["--local-steps", "1", "--unit-size", "64"])]
 
 
 # ---------------------------------------------------------------------------
-# 7. A class in class time: local steps, simulated workers, one process.
+# 7. A class in class time: simulated laptops, one process.
 #
 # Every unit is computed for real, at feature maps 32 (4 times faster than full
 # size); the clock is simulated, at full size: each pretend laptop computes at
@@ -1141,112 +932,86 @@ DYNAMICS = [(name, kind, argv if kind == "tutorial" else [*GRADIENTS, *argv]) fo
 # weights while it computes and uploads while it computes the next unit, so a
 # unit takes the longer of its computing and its transfers. As worker.py does,
 # it fetches one version per unit at most, from half-way through the unit: the
-# newest then, or else the first published after that.
-# The coordinator steps as coordinator.py does: once `units_per_step` results
-# are in, with every one no more than `max_staleness` versions old.
+# newest then, or else the first published after that; it keeps its Adam from
+# unit to unit and applies its own last change itself.
+# The coordinator steps as coordinator.py does: once `units_per_step` changes
+# are in, with every one no more than `max_staleness` versions old, each
+# bounded (ganns.change_limit) and averaged.
 # ---------------------------------------------------------------------------
 
 LAPTOP_LINK = 40e6 / 8   # bytes/s: 40 Mbit/s, shared by both directions
 
 
 def unit_bytes():
-    """The bytes of a full-size unit on the wire: the weights down and a gradient (or change) up."""
+    """The bytes of a full-size unit on the wire: the weights down and a change up."""
     models = ganns.build_models({"latent_dim": ganns.LATENT_DIM, "feature_maps": 64, "seed": 0})
-    result = {"grads": {n: p.detach() for n, p in ganns.named_parameters(models).items()},
+    result = {"change": {n: p.detach() for n, p in ganns.named_parameters(models).items()},
               "buffers": {n: b for n, b in ganns.named_buffers(models).items()},
               "metrics": dict.fromkeys(ganns.METRICS, 0.0)}
-    down = len(ganns.weights_blob(models, ganns.WEIGHTS_DTYPE))
-    return down, len(ganns.gradient_blob(result, ganns.GRADIENT_DTYPE))
+    return len(ganns.weights_blob(models)), len(ganns.change_blob(result))
 
 
-def class_config(feature_maps, seed, local_steps, unit_size=None, outer_lr=ganns.OUTER_LR):
+def class_config(feature_maps, seed, local_steps, unit_size=None):
     return {"latent_dim": ganns.LATENT_DIM, "feature_maps": feature_maps, "seed": seed, "local_steps": local_steps,
-            "unit_size": unit_size or ganns.default_unit_size(local_steps),
-            "lookahead": ganns.LOOKAHEAD, "outer_lr": outer_lr}
+            "unit_size": unit_size or ganns.UNIT_SIZE}
 
 
 def class_steps(faces_tensor, models, config, workers, units_per_step, max_staleness, rate, link=LAPTOP_LINK,
-                keep_adam=True, own_change=True, outer_momentum=0.0, warm_up=0, device="cpu"):
+                device="cpu"):
     """A class of `workers` laptops training `models` as coordinator.py and worker.py would: each step's
-    stats, with "minutes" of class time and "lost" images (results that came back too stale).
-    The coordinator moves its weights by config["outer_lr"] times the average change (coordinator.py
-    --outer-lr); with `outer_momentum`, by SGD with that lr and Nesterov momentum on the average change as
-    its gradient, DiLoCo's outer step (https://arxiv.org/abs/2311.08105: lr 0.7, momentum 0.9).
-    `warm_up`: the first images are trained with one local step (gradients, the coordinator's Adam),
-    as post-local SGD does (https://arxiv.org/abs/1808.07217); results of the other kind are dropped.
+    stats, with "minutes" of class time and "lost" images (changes that came back too stale).
     The laptops compute on `device`; the coordinator's `models` stay where they are."""
     seed, computing = config["seed"], ganns.build_models(config, device)
-    optimizers = ganns.build_optimizers(models)  # the coordinator's: used with one local step
-    outer = torch.optim.SGD([p for model in models for p in model.parameters()], lr=config["outer_lr"],
-                            momentum=outer_momentum, nesterov=True) if outer_momentum else None
-    laptops = np.random.default_rng(seed)
-    speeds = rate * laptops.uniform(0.8, 1.2, workers)
+    speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
     inner = [ganns.build_optimizers(computing) for _ in range(workers)]
     down, up = unit_bytes()
-    configs = {"warm": class_config(config["feature_maps"], seed, 1), "local": config}
-
-    def units(unit_size):
-        for epoch in itertools.count(1):
-            yield from ganns.epoch_units(len(faces_tensor), unit_size, epoch, seed)
-    queues = {phase: units(phase_config["unit_size"]) for phase, phase_config in configs.items()}
+    units = (unit for epoch in itertools.count(1)
+             for unit in ganns.epoch_units(len(faces_tensor), config["unit_size"], epoch, seed))
     published, version = [(0.0, 0)], 0
     states = {0: [copy.deepcopy(m.state_dict()) for m in models]}
-    events, ready, images, lost = [], [], 0, 0
+    events, ready, images, lost, norms = [], [], 0, 0, []
 
     held = [(0, 0.0)] * workers  # each worker's weights version, and when it may fetch the next
     last = [None] * workers      # each worker's last unit: its start, that start's version, its change
 
-    def current_phase():
-        return "warm" if images < warm_up else "local"
-
     def start(worker, now):
-        """The worker's next unit, computed now on the version it would hold, delivered when done.
-        With `own_change`, as worker.py: from the newest version that holds the worker's uploads
-        (else from its last start), with its last change, not uploaded yet, applied by itself."""
-        phase = current_phase()
-        unit_config, unit = configs[phase], next(queues[phase])
+        """The worker's next unit, computed now on the version it would hold, delivered when done. As
+        worker.py: from the newest version that holds the worker's uploads (else from its last start),
+        with its last change, not uploaded yet, applied by itself."""
+        unit = next(units)
         version, fetch_from = held[worker]
         newest = max(v for t, v in published if t <= fetch_from)
         later = [v for t, v in published if fetch_from < t <= now - down / link]
         fetched = newest if newest > version else min(later) if later else version
         previous, started_on, base = last[worker], fetched, states[fetched]
-        if own_change and previous and not {v: t for t, v in published}.get(fetched, now) > previous["started"]:
+        if previous and not {v: t for t, v in published}.get(fetched, now) > previous["started"]:
             started_on, base = previous["version"], previous["start"]  # no version holds its last upload yet
         for model, state in zip(computing, base):
             model.load_state_dict(state)
-        if own_change and previous:
-            ganns.apply_change(computing, {"grads": previous["change"], "buffers": previous["buffers"]})
-        if not keep_adam:
-            inner[worker] = ganns.build_optimizers(computing)
-        begin = [copy.deepcopy(m.state_dict()) for m in computing] if own_change else None
-        result = ganns.unit_result(computing, inner[worker], faces_tensor, unit, unit_config, device=device)
-        result = travelled(result)
-        last[worker] = {"start": begin, "version": started_on, "change": result["grads"],
-                        "buffers": result["buffers"], "started": now} if phase == "local" else None
+        if previous:
+            ganns.apply_change(computing, previous["result"])
+        begin = [copy.deepcopy(m.state_dict()) for m in computing]
+        result = travelled(ganns.unit_change(computing, inner[worker], faces_tensor, unit, config, device))
+        last[worker] = {"start": begin, "version": started_on, "result": result, "started": now}
         seconds = max(len(unit["indices"]) / speeds[worker], (down + up) / link)
         held[worker] = (fetched, now + seconds / 2)
-        heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result, phase))
+        heapq.heappush(events, (now + seconds, worker, started_on, len(unit["indices"]), result))
 
     for worker in range(workers):
         start(worker, 0.0)
     while True:
-        now, worker, started_on, count, result, phase = heapq.heappop(events)
-        ready.append((started_on, count, result, phase))
+        now, worker, started_on, count, result = heapq.heappop(events)
+        ready.append((started_on, count, result))
         start(worker, now)
-        phase = current_phase()
-        staleness = max_staleness if phase == "local" else ganns.MAX_GRADIENT_STALENESS
-        lost += sum(c for v, c, _, p in ready if v < version - staleness or p != phase)
-        ready = [r for r in ready if r[0] >= version - staleness and r[3] == phase]
+        lost += sum(c for v, c, _ in ready if v < version - max_staleness)
+        ready = [r for r in ready if r[0] >= version - max_staleness]
         if len(ready) < units_per_step:
             continue
-        average, count = ganns.average_units((r, c) for _, c, r, _ in ready)
-        if phase == "local" and outer:  # DiLoCo's outer Nesterov; else coordinator.py's step (--outer-lr)
-            for name, p in ganns.named_parameters(models).items():
-                p.grad = average["grads"][name]
-            outer.step()
-            ganns.load_buffers(models, average["buffers"])
-        else:
-            ganns.outer_step(models, optimizers, average, configs[phase])
+        limit = ganns.change_limit(norms[-ganns.RECENT_CHANGES:], models, config["local_steps"])
+        bounded = [(*ganns.bound_change(part, limit), count) for _, count, part in ready]
+        norms += [norm for _, norm, _ in bounded]
+        average, count = ganns.average_units((part, count) for part, _, count in bounded)
+        ganns.apply_change(models, average)
         version, images, ready = version + 1, images + count, []
         published.append((now, version))
         states[version] = [copy.deepcopy(m.state_dict()) for m in models]
@@ -1258,12 +1023,11 @@ def class_steps(faces_tensor, models, config, workers, units_per_step, max_stale
         yield {"images": images, "minutes": now / 60, "lost": lost, **average["metrics"]}
 
 
-def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, seconds=3600, seed=1):
+def class_throughput(workers, unit_size, rate, server, link=LAPTOP_LINK, seconds=3600, seed=1):
     """Trained images/s of a class whose database sits behind a `server` link (bytes/s each way, full
-    duplex), time only: each laptop uploads its last result and downloads new weights while it computes,
+    duplex), time only: each laptop uploads its last change and downloads new weights while it computes,
     through its own link and, first come first served, the server's."""
     down, up = unit_bytes()
-    images = ganns.default_unit_size(local_steps)
     speeds = rate * np.random.default_rng(seed).uniform(0.8, 1.2, workers)
     starts = [(0.0, worker) for worker in range(workers)]
     free = {"down": 0.0, "up": 0.0}  # when the server's link is next free, each way
@@ -1274,8 +1038,8 @@ def class_throughput(workers, local_steps, rate, server, link=LAPTOP_LINK, secon
             break
         downloaded = free["down"] = max(now, free["down"]) + down / server
         uploaded = free["up"] = max(now, free["up"]) + up / server
-        done = max(now + images / speeds[worker], downloaded, uploaded, now + (down + up) / link)
-        trained += images if done <= seconds else 0
+        done = max(now + unit_size / speeds[worker], downloaded, uploaded, now + (down + up) / link)
+        trained += unit_size if done <= seconds else 0
         heapq.heappush(starts, (done, worker))
     return trained / seconds
 
@@ -1296,41 +1060,26 @@ def laptop_alone(faces_tensor, models, seed, rate):
         yield {**stats, "minutes": stats["images"] / rate / 60}
 
 
-def laptops(count, local_steps, units_per_step, unit_size=None, **options):
-    """A class setting for class_steps: `count` laptops, H local steps, a step per `units_per_step` results,
-    units of `unit_size` images (default: ganns.default_unit_size); options: max_staleness, keep_adam (a worker's
-    Adam from unit to unit), own_change (a worker applies its own last change before the coordinator does,
-    as worker.py), outer_lr, outer_momentum, warm_up (images)."""
+def laptops(count, local_steps, units_per_step, unit_size=None, max_staleness=ganns.MAX_STALENESS):
+    """A class setting for class_steps: `count` laptops, H local steps on units of `unit_size` images
+    (default: ganns.UNIT_SIZE), a step per `units_per_step` changes."""
     return {"workers": count, "local_steps": local_steps, "units_per_step": units_per_step, "unit_size": unit_size,
-            "max_staleness": ganns.MAX_STALENESS if local_steps > 1 else ganns.MAX_GRADIENT_STALENESS,
-            "outer_lr": ganns.OUTER_LR, **options}
+            "max_staleness": max_staleness}
 
 
-CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=False)),
-             ("1 laptop, H 8", laptops(1, 8, 1)),
+CLASSROOM = [("1 laptop, H 8", laptops(1, 8, 1)),
              ("2 laptops, H 8, 2 a step", laptops(2, 8, 2)),
-             ("2 laptops, H 8, 2 a step, without its own change", laptops(2, 8, 2, own_change=False)),
              ("2 laptops, H 8, 1 a step", laptops(2, 8, 1)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4", laptops(2, 8, 2, outer_lr=2 ** 0.5)),
-             ("2 laptops, H 8, 2 a step, outer lr 2", laptops(2, 8, 2, outer_lr=2)),
-             ("2 laptops, H 8, 2 a step, outer lr 1.4, warm-up 5,000", laptops(2, 8, 2, outer_lr=2 ** 0.5,
-                                                                               warm_up=5000)),
              ("1 laptop, H 16 of 64", laptops(1, 16, 1)),
              ("2 laptops, H 16 of 64, 2 a step", laptops(2, 16, 2)),
-             ("2 laptops, H 16 of 64, 2 a step, outer lr 1.4", laptops(2, 16, 2, outer_lr=2 ** 0.5)),
              ("8 laptops, H 16 of 64, 8 a step", laptops(8, 16, 8)),
              ("8 laptops, H 16 of 64, 2 a step", laptops(8, 16, 2)),
-             ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.7, 0.9", laptops(8, 16, 8, outer_lr=0.7, outer_momentum=0.9)),
-             ("8 laptops, H 16 of 64, 8 a step, Nesterov 0.35, 0.9", laptops(8, 16, 8, outer_lr=0.35,
-                                                                              outer_momentum=0.9)),
              ("8 laptops, H 32 of 32, 8 a step", laptops(8, 32, 8)),
              ("8 laptops, H 64 of 16, 8 a step", laptops(8, 64, 8)),
              ("2 laptops, H 64 of 16, 2 a step", laptops(2, 64, 2)),
-             ("2 laptops, H 16 of 64, 2 a step, Nesterov 0.7, 0.9", laptops(2, 16, 2, outer_lr=0.7, outer_momentum=0.9)),
              ("8 laptops, H 8, 2 a step", laptops(8, 8, 2)),
              ("8 laptops, H 8, 1 a step", laptops(8, 8, 1)),
              ("8 laptops, H 8, 8 a step", laptops(8, 8, 8)),
-             ("8 laptops, H 8, 8 a step, outer lr 2.8", laptops(8, 8, 8, outer_lr=8 ** 0.5)),
              ("30 laptops, H 8, 2 a step", laptops(30, 8, 2)),
              ("30 laptops, H 64 of 16, 30 a step", laptops(30, 64, 30)),
              ("30 laptops, H 64 of 16, 8 a step", laptops(30, 64, 8)),
@@ -1338,17 +1087,11 @@ CLASSROOM = [("gradients: 1 local step, 2 a step", laptops(2, 1, 2, own_change=F
              ("8 laptops, H 128 of 8, 8 a step", laptops(8, 128, 8)),
              ("30 laptops, H 128 of 8, 30 a step", laptops(30, 128, 30)),
              ("30 laptops, H 128 of 8, 8 a step", laptops(30, 128, 8)),
-             ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15)),
-             ("30 laptops, H 128 of 8, 15 a step, outer lr 0.5", laptops(30, 128, 15, outer_lr=0.5)),
-             ("30 laptops, H 128 of 8, 30 a step, outer lr 1.4", laptops(30, 128, 30, outer_lr=2 ** 0.5)),
-             ("8 laptops, H 128 of 8, 8 a step, outer lr 1.4", laptops(8, 128, 8, outer_lr=2 ** 0.5)),
-             ("30 laptops, H 128 of 8, 30 a step, outer lr 2", laptops(30, 128, 30, outer_lr=2)),
-             ("8 laptops, H 128 of 8, 8 a step, outer lr 2", laptops(8, 128, 8, outer_lr=2))]
+             ("30 laptops, H 128 of 8, 15 a step", laptops(30, 128, 15))]
 
 
-def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu", averages=()):
-    """Judge FD against images and class minutes for each class, beside one laptop training alone;
-    with `averages` (half-lives in images), also each class's moving averages of its generator (judged).
+def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate=None, device="cpu"):
+    """Judge FD against images and class minutes for each class, beside one laptop training alone.
     `rate`: one laptop's full-size images/s (None: measured here, with 2 threads). Every laptop's
     computing runs on `device` (the clock is simulated: a GPU only makes the run shorter); the
     coordinator's models and the judge stay on the CPU."""
@@ -1362,9 +1105,9 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
     for workers, server in ((20, 100e6 / 8), (200, 1e9 / 8)):
         print(f"  {workers} laptops on {LAPTOP_LINK * 8 / 1e6:.0f} Mbit/s links, the database behind "
               f"{server * 8 / 1e6:,.0f} Mbit/s each way (time only):")
-        for local_steps in (1, ganns.LOCAL_STEPS):
-            total = class_throughput(workers, local_steps, rate, server)
-            report(f"class of {workers}, server link {server * 8 / 1e6:,.0f} Mbit/s, {local_steps} local steps: "
+        for unit_size, what in ((64, "one local step of 64 images"), (ganns.UNIT_SIZE, "the default")):
+            total = class_throughput(workers, unit_size, rate, server)
+            report(f"class of {workers}, server link {server * 8 / 1e6:,.0f} Mbit/s, {what}: "
                    f"trained images/s (÷ one laptop's)", f"{total:,.0f} ({total / rate:.1f}×)", "≥ 10×")
     faces_tensor = faces(range(ganns.BUILTIN_SIZE))
     judge = Verdict(faces_tensor)
@@ -1379,16 +1122,12 @@ def bench_classroom(variants, images, seeds, feature_maps=32, every=10_000, rate
         for name, setting in variants:
             setting = dict(setting)
             workers = setting.pop("workers")
-            config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"),
-                                  setting.pop("outer_lr"))
+            config = class_config(feature_maps, seed, setting.pop("local_steps"), setting.pop("unit_size"))
             models = ganns.build_models(config)
             steps = class_steps(faces_tensor, models, config, workers, rate=rate, device=device, **setting)
             results[name] = judged(name, steps, models[0], judge, images if workers <= 2 else math.inf, every,
-                                   minutes=math.inf if workers <= 2 else laptop["minutes"] / 3, averages=averages)
+                                   minutes=math.inf if workers <= 2 else laptop["minutes"] / 3)
             results[name]["grid"] = samples(models[0], 64, seed=1234)
-            for half_life, average in results[name].pop("averages").items():
-                results[f"{name}, EMA {half_life // 1000}k"] = {**average, "grid": samples(average.pop("generator"),
-                                                                                          64, seed=1234)}
             report(f"classroom seed {seed}: {name}: bytes per trained image",
                    f"{(down + up) / config['unit_size'] / 1e3:.1f} KB")
             if workers > 2:
@@ -1410,7 +1149,8 @@ def bench_soak(server, steps=1000):
     print(f"soak: {steps:,} steps, feature maps 4, one worker")
     url = new_database(server, "bench_soak")
     env = {**os.environ, "DATABASE_URL": url}
-    tiny = ["--feature-maps", "4", "--max-images", "256", "--unit-size", "16", "--units-per-step", "1"]
+    tiny = ["--feature-maps", "4", "--max-images", "256", "--unit-size", "16", "--local-steps", "2",
+            "--units-per-step", "1"]
     run = subprocess.Popen([sys.executable, str(HERE / "coordinator.py"), *tiny, "--epochs", "1000",
                             "--steps", str(steps), "--sample-every", "500", "--out", tempfile.mkdtemp()],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -1446,30 +1186,24 @@ def pick(variants, words):
             or any(w in v[0] and w not in names for w in words)]
 
 
-SECTIONS = ["ceiling", "worker", "wire", "step", "end2end", "learning", "dynamics", "class", "classroom", "wake",
-            "link", "soak"]
+SECTIONS = ["ceiling", "worker", "wire", "end2end", "learning", "classroom", "wake", "link", "soak"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
     parser.add_argument("--variants", nargs="+", default=[], metavar="WORDS",
-                        help="learning and dynamics: only the variants whose names contain one of these")
-    parser.add_argument("--seeds", type=int, default=1, help="learning and dynamics: run each variant with this many seeds")
+                        help="learning and classroom: only the variants whose names contain one of these")
+    parser.add_argument("--seeds", type=int, default=1, help="learning and classroom: run each variant with this many seeds")
     parser.add_argument("--images", type=int, default=40_000, help="classroom: one laptop's images (sets T)")
-    parser.add_argument("--first-seed", type=int, default=1, help="learning, dynamics, classroom: the first seed")
+    parser.add_argument("--first-seed", type=int, default=1, help="learning, classroom: the first seed")
     parser.add_argument("--feature-maps", type=int, default=32, help="classroom: the width computed (64: full size)")
     parser.add_argument("--laptop-rate", type=float, help="classroom: one laptop's full-size images/s "
                                                           "(default: measured here; give it to compare runs)")
-    parser.add_argument("--ema", nargs="+", type=int, default=[], metavar="IMAGES",
-                        help="classroom: also judge a moving average of each class's generator with these half-lives")
     parser.add_argument("--device", default="cpu", help="ceiling, worker, link, classroom: where the models compute "
                                                         "(cuda, mps, cpu)")
-    parser.add_argument("--one-step", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--relay", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one_step:
-        return one_step(args.one_step[0], int(args.one_step[1]))
     if args.relay:
         return relay(args.relay[0], [float(delay) for delay in args.relay[1:]])
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
@@ -1482,9 +1216,6 @@ def main():
                 ceiling = bench_ceiling(server, device)
             if section == "ceiling":
                 ceiling = bench_ceiling(server, device)
-            elif section == "class":
-                for units_per_step in (16, 64):  # a step per 16 units, and about one per unit of each worker
-                    bench_class(server, units_per_step)
             elif section == "worker":
                 bench_worker(server, ceiling, device=device)
             elif section == "link":
@@ -1494,16 +1225,12 @@ def main():
             elif section == "classroom":
                 chosen = pick(CLASSROOM, args.variants)
                 bench_classroom(chosen, args.images, range(args.first_seed, args.first_seed + args.seeds),
-                                feature_maps=args.feature_maps, rate=args.laptop_rate, device=device,
-                                averages=args.ema)
-            elif section in ("learning", "dynamics"):
-                variants = LEARNING if section == "learning" else DYNAMICS
-                chosen = pick(variants, args.variants)
-                bench_learning_runs(server, chosen, 64 if section == "learning" else 32, 40_000,
+                                feature_maps=args.feature_maps, rate=args.laptop_rate, device=device)
+            elif section == "learning":
+                bench_learning_runs(server, pick(LEARNING, args.variants), 64, 40_000,
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:
-                {"wire": bench_wire, "step": bench_step, "wake": bench_wake,
-                 "soak": bench_soak}[section](server)
+                {"wire": bench_wire, "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:

@@ -214,7 +214,7 @@ def start_or_resume(conn, args):
                  run["id"], dataset.name, f"{len(dataset):,}", args.feature_maps)
         set_aside_old_files(args.out)
     ganns.set_target(conn, args.epochs, args.steps, args.max_staleness)  # for --status's ETA, and workers
-    return run, models
+    return ganns.read_run(conn), models
 
 
 def set_aside_old_files(out):

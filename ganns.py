@@ -709,7 +709,7 @@ def weights_blob(models):
 
 
 # ---------------------------------------------------------------------------
-# Checking blobs. weights_only=True stops a blob from running code; these
+# Checking changes. weights_only=True stops a blob from running code; these
 # checks stop a blob that loads but holds the wrong things (a bug, an old
 # copy of the code, a prank) from reaching the model. Each raises ValueError
 # saying what is wrong.
@@ -754,21 +754,6 @@ def check_change(part, models):
     if not (isinstance(metrics, dict) and metrics.keys() == set(METRICS)
             and all(type(value) is float and math.isfinite(value) for value in metrics.values())):
         raise ValueError(f"metrics: expected {len(METRICS)} finite floats, {', '.join(METRICS)}")
-
-
-def check_weights(state, models):
-    """A loaded weights blob: exactly the state_dicts of `models` (generator, discriminator),
-    the convolutions' weights in WEIGHTS_DTYPE, all finite."""
-    if not isinstance(state, dict) or state.keys() != set(MODELS):
-        raise ValueError("not a weights blob: expected generator and discriminator")
-    for key, model in zip(MODELS, models):
-        got, expected, compact = state[key], model.state_dict(), conv_weights(model)
-        if not isinstance(got, dict):
-            raise ValueError(f"{key}: expected a state_dict, found {type(got).__name__}")
-        convs = {name: value for name, value in got.items() if name in compact}
-        rest = {name: value for name, value in got.items() if name not in compact}
-        check_tensors(convs, {name: expected[name] for name in compact}, key, WEIGHTS_DTYPE)
-        check_tensors(rest, {name: value for name, value in expected.items() if name not in compact}, key)
 
 
 # ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS run (
     target_steps  INTEGER NOT NULL DEFAULT 0, -- 0: no step limit
     -- Results computed on weights more than this many versions old are dropped: a worker
     -- whose results keep arriving later than that says so and stops.
-    max_staleness INTEGER NOT NULL DEFAULT 1,
+    max_staleness INTEGER NOT NULL DEFAULT 64,  -- (the coordinator sets it at every start: --max-staleness)
     -- The most bytes one change of this run's model can take (ganns.max_change_bytes): check_upload refuses more.
     max_change_bytes BIGINT NOT NULL
 );

