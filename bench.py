@@ -162,7 +162,7 @@ def cheap_coordinator(conn, run, worker, warm_up, enough, mark=lambda: None, eve
     Returns the images and seconds of that stretch, images counted in the run's units."""
     version, arrived, seen = 0, [], set()
     staleness = ganns.read_run(conn)["max_staleness"]
-    ganns.listen(conn, ganns.LISTEN_CHANGES)  # as the real coordinator waits: no polling
+    ganns.execute(conn, ganns.LISTEN_CHANGES)  # as the real coordinator waits: no polling
     while True:
         ready = ganns.ready_changes(conn, version - staleness)
         for change in ready:
@@ -326,7 +326,7 @@ def bench_wake(server, rounds=20):
     def delays(listening):
         waiter = ganns.connect(url, "waiter")
         if listening:
-            ganns.listen(waiter, ganns.LISTEN_WORK)
+            ganns.execute(waiter, ganns.LISTEN_WORK)
         claimed = []
 
         def wait_like_a_worker():

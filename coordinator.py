@@ -43,10 +43,10 @@ PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while train
 def coordinate(conn, url, args, run, models):
     """The coordinator's loop: queue epochs, step whenever enough changes are in, until done."""
     config, version, vacuuming = run["config"], run["version"], None
-    last = ganns.read_last_step(conn)
-    images_so_far = last["images"] if last else 0
+    last = ganns.recent_steps(conn, 1)
+    images_so_far = last[0]["images"] if last else 0
     progress, stats = Progress(args, config, models, images_so_far, conn), None
-    long_wait, locked_log = ganns.every(WAIT_LOG_SECONDS), ganns.every(LOCKED_LOG_SECONDS)
+    long_wait, locked_log = every(WAIT_LOG_SECONDS), every(LOCKED_LOG_SECONDS)
     while not (args.steps and version >= args.steps):
         if ganns.CTRL_C.is_set():  # a Ctrl-C that psycopg2 caught (see ganns.copy_expert)
             raise KeyboardInterrupt
@@ -58,11 +58,9 @@ def coordinate(conn, url, args, run, models):
         ganns.requeue_stale(conn, oldest)
         queue = ganns.queue_state(conn)
         if queue["pending"] == 0 and queue["epoch"] < args.epochs:
-            started = time.monotonic()
             units = ganns.epoch_units(config["dataset_size"], config["unit_size"], queue["epoch"] + 1, config["seed"])
             ganns.add_units(conn, units)
-            log.info("epoch %d: queued %d units of %d images in %.1f s", queue["epoch"] + 1, len(units),
-                     config["unit_size"], time.monotonic() - started)
+            log.info("epoch %d: queued %d units of %d images", queue["epoch"] + 1, len(units), config["unit_size"])
             continue
         # Partial synchronisation: step once N changes are in, not all of the
         # class's. Any more that arrived meanwhile go in too rather than going
@@ -75,7 +73,7 @@ def coordinate(conn, url, args, run, models):
                 stats, version, images_so_far = step_stats, version + 1, step_stats["images"]
                 vacuuming = vacuum_now_and_then(url, version, vacuuming)
                 progress.report(stats)
-            long_wait = ganns.every(WAIT_LOG_SECONDS)  # the next wait starts now
+            long_wait = every(WAIT_LOG_SECONDS)  # the next wait starts now
         elif nothing_left:
             break
         else:
@@ -114,7 +112,9 @@ def checked_changes(conn, models, ready, limit, norms):
             part = ganns.load_blob(ganns.read_change(conn, row["id"]))
             ganns.check_change(part, models)
         except ValueError as error:
-            refuse(conn, row, str(error))
+            log.warning("refused the change of unit %d from %s: %s; the unit goes back to the queue",
+                        row["unit_id"], ganns.printable(row["worker"]), error)
+            ganns.refuse_change(conn, row["id"])
             continue
         part, norm = ganns.bound_change(ganns.widen(part), limit)
         if norm > limit:
@@ -123,12 +123,6 @@ def checked_changes(conn, models, ready, limit, norms):
                         ganns.MAX_CHANGE_RATIO, limit)
         norms[row["id"]] = norm
         yield part, row["images"]
-
-
-def refuse(conn, row, reason):
-    log.warning("refused the change of unit %d from %s: %s; the unit goes back to the queue",
-                row["unit_id"], ganns.printable(row["worker"]), reason)
-    ganns.refuse_change(conn, row["id"])
 
 
 def log_waiting(conn, ready, units_per_step, queue):
@@ -156,9 +150,8 @@ def train_locally(args):
 
 def steps_alone(args, config, dataset, models, device="cpu"):
     """The distributed run's steps on one machine, each step's stats as it is taken: the same units,
-    the same changes, the same limit, average and move, with a loop where the database would be.
-    The i-th unit of every step goes to the same pretend worker, whose Adam keeps its state from one
-    of its units to the next, as a real worker's does."""
+    changes, limit, average and move, with a loop where the database would be. The i-th unit of every
+    step goes to the same pretend worker, whose Adam keeps its state as a real worker's does."""
     step, images_so_far, optimizers, norms = 0, 0, {}, []
 
     def bounded_changes(units, limit):
@@ -200,13 +193,11 @@ def start_or_resume(conn, args):
                                     [f"other code in {name}" for name in ganns.code_differences(run["config"])])
             raise SystemExit(f"the database holds a run with {differences}: start with the same options "
                              f"to resume it, or add --reset to start a new run")
-        # The weights as published: the convolutions' weights, float16 on the way, move by up to
-        # 0.05% here at each resume (a reconnect too), against about 1% for an Adam step.
-        # (The checkpoints in --out are exact.)
+        # The weights as published: their convolutions' float16 rounding (ganns.weights_blob) comes
+        # with them, at each resume. (The checkpoints in --out are exact.)
         state = ganns.from_blob(ganns.read_weights(conn, run["version"]))
         for model, key in zip(models, ganns.MODELS):
             model.load_state_dict(state[key])
-        ganns.resume_run(conn)
         log.info("resuming run %d at version %d", run["id"], run["version"])
     else:
         run = ganns.start_run(conn, config, ganns.weights_blob(models), ganns.max_change_bytes(models))
@@ -275,8 +266,23 @@ def stop_local_workers(workers):
             worker.wait()
 
 
+def every(seconds):
+    """A function that answers True at most once per `seconds`: a log line every few seconds, however
+    fast or slow what it reports on."""
+    last = time.monotonic()
+
+    def due():
+        nonlocal last
+        if time.monotonic() - last < seconds:
+            return False
+        last = time.monotonic()
+        return True
+    return due
+
+
 # ---------------------------------------------------------------------------
-# What lands in out/: samples, the checkpoint, the history and the live page.
+# What the class sees: the step's log line, --status, and out/ (samples, the
+# checkpoint, history.csv and the live page).
 # ---------------------------------------------------------------------------
 
 class Progress:
@@ -284,32 +290,32 @@ class Progress:
 
     def __init__(self, args, config, models, images_so_far, conn=None):
         self.args, self.config, self.models, self.conn = args, config, models, conn
-        self.started, self.images_at_start = time.monotonic(), images_so_far
         # A resumed run's curves start where it was: history.csv has every --sample-every'th step before.
         # (Only rows up to the images done so far: after --reset, the old run's rows are left out.)
         self.history = [row for row in read_history(args.out / "history.csv") if row["images"] <= images_so_far]
+        self.recent = [{"images": images_so_far, "time": time.time()}]  # this start, and the steps since
         self.noise = torch.randn(64, config["latent_dim"], 1, 1, generator=torch.Generator().manual_seed(config["seed"]))
 
     def report(self, stats):
         args, size = self.args, self.config["dataset_size"]
-        self.rate = (stats["images"] - self.images_at_start) / max(time.monotonic() - self.started, 1e-9)
-        self.eta = eta(stats["images"], stats["step"], self.rate, size, args.epochs, args.steps)
-        log.info("step %d | epoch %.2f | %s images | %s | workers %d | %.1f images/s | ETA %s", stats["step"],
-                 stats["images"] / size, f"{stats['images']:,}", ganns.metrics_text(stats), stats["workers"],
-                 self.rate, self.eta)
         self.history.append({**stats, "time": time.time()})
+        self.recent = self.recent[-19:] + self.history[-1:]
+        rate = pace(self.recent)
+        log.info("step %d | epoch %.2f | %s images | %s | workers %d | %.1f images/s | ETA %s", stats["step"],
+                 stats["images"] / size, f"{stats['images']:,}", ganns.metrics_text(stats), stats["workers"], rate,
+                 eta(stats["images"], stats["step"], rate, size, args.epochs, args.steps))
         if stats["step"] % args.sample_every == 0:
-            self.save(stats)
+            self.save(stats, rate)
         self.write_page(stats)
 
-    def save(self, stats):
+    def save(self, stats, rate):
         """A sample grid, the checkpoint and a row of history.csv; a full disk costs a warning, not the run."""
         out = self.args.out
         try:
             save_samples(self.models[0], self.noise.to(next(self.models[0].parameters()).device),
                          out / "samples" / f"step_{stats['step']:06d}.png")
             save_checkpoint(out / "checkpoint_latest.pth", self.models, self.config, stats)
-            append_history(out / "history.csv", {**stats, "images_per_s": round(self.rate, 2),
+            append_history(out / "history.csv", {**stats, "images_per_s": round(rate, 2),
                                                  "time": time.strftime("%Y-%m-%d %H:%M:%S")})
         except (OSError, RuntimeError) as error:  # (torch.save reports a failed write as a RuntimeError)
             # The database keeps the run: the files can be written at a later step.
@@ -319,15 +325,16 @@ class Progress:
     def finish(self, stats):
         """The last step's files, unless report() just wrote them."""
         if stats and stats["step"] % self.args.sample_every:
-            self.save(stats)
+            self.save(stats, pace(self.recent))
         if stats:
             self.write_page(stats, finished=True)
 
     def write_page(self, stats, finished=False):
-        workers = ganns.leaderboard(self.conn) if self.conn else None
-        page = render_page(self.args, self.config, stats, self.history, self.rate, self.eta, workers, finished)
+        lines = status_lines(self.conn) if self.conn else [f"step {stats['step']:,} | {stats['images']:,} images "
+                                                           f"| trained on this machine alone (--local)"]
         try:
-            write_atomically(self.args.out / "index.html", page)
+            write_atomically(self.args.out / "index.html", render_page(self.args.out, stats, self.history, lines,
+                                                                       finished))
         except OSError as error:  # a full disk: the page can wait, the training cannot
             log.warning("could not write %s (%s): training goes on", self.args.out / "index.html", error)
 
@@ -369,10 +376,65 @@ def read_history(path):
                  "time": time.mktime(time.strptime(row["time"], "%Y-%m-%d %H:%M:%S"))} for row in csv.DictReader(f)]
 
 
-def write_atomically(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
-    os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
+def pace(steps):
+    """Images a second from the first of `steps` to the last (dicts with "images" and "time"); 0 for one."""
+    first, last = steps[0], steps[-1]
+    return (last["images"] - first["images"]) / (last["time"] - first["time"]) if last["time"] > first["time"] else 0
+
+
+def eta(images, step, rate, dataset_size, epochs, steps):
+    """Time left at `rate` images a second until the nearer of the two targets (--epochs, and --steps
+    at the images per step so far), as h:mm:ss; '?' before there is a rate."""
+    left = epochs * dataset_size - images
+    if steps:
+        left = min(left, (steps - step) * images / max(step, 1))
+    if rate <= 0:
+        return "?"
+    seconds = round(max(left, 0) / rate)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def ago(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
+
+
+def status_lines(conn):
+    """The run at a glance, as --status prints it and the live page shows it: what it trains, how far
+    it got, and the leaderboard (schema.sql's view, which bounds what each worker wrote)."""
+    run = ganns.read_run(conn)
+    if run is None:
+        return ["no run in this database yet: the instructor starts one with python coordinator.py"]
+    config, recent, size = run["config"], ganns.recent_steps(conn), run["config"]["dataset_size"]
+    lines = [f"run {run['id']}: {run['status']}, {config['dataset']} ({size:,} images), feature maps "
+             f"{config['feature_maps']}, units of {config['unit_size']} images in {config['local_steps']} local "
+             f"steps, started {run['started_at']:%Y-%m-%d %H:%M}"]
+    if recent:
+        last, rate = recent[0], pace([{"images": s["images"], "time": s["at"]} for s in reversed(recent)])
+        left = "done" if run["status"] == "finished" else eta(last["images"], last["step"], rate, size,
+                                                              run["target_epochs"], run["target_steps"])
+        lines += [f"step {last['step']:,} | epoch {last['images'] / size:.2f} of {run['target_epochs']} | "
+                  f"{last['images']:,} images | {rate:.1f} images/s | ETA {left} | last step {ago(last['ago'])}",
+                  ganns.metrics_text(last)]
+    else:
+        lines.append("no step yet")
+    workers = ganns.leaderboard(conn)
+    states = [w["state"] for w in workers]
+    lines.append(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone")
+    rows = [COLUMNS] + [(str(rank), ganns.printable(w["name"]), w["state"], f"{w['units']:,}",
+                         f"{w['units_refused']:,}", f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}",
+                         ago(w["seen_ago"]), ganns.printable(w["machine"])) for rank, w in enumerate(workers, 1)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines += ["  ".join(cell.rjust(width) if name in NUMBERS else cell.ljust(width)  # numbers to the right
+                        for name, cell, width in zip(COLUMNS, row, widths)).rstrip() for row in rows] if workers else []
+    if workers and workers[0]["total"] > len(workers):
+        lines.append(f"and {workers[0]['total'] - len(workers)} more workers, not shown")
+    return lines
+
+
+COLUMNS = ("#", "name", "state", "units", "refused", "images", "images/s", "last seen", "machine")
+NUMBERS = ("#", "units", "refused", "images", "images/s")
 
 
 # The live page, out/index.html: plain HTML and inline SVG, nothing to install
@@ -381,35 +443,24 @@ PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">{refresh}
 <title>Step {step} - GANNs with friends</title><style>
 body{{font:15px/1.5 system-ui,sans-serif;max-width:1000px;margin:auto;padding:0 16px;color:#222}}
-.latest{{width:100%;max-width:520px}} figure{{display:inline-block;margin:4px}}
-svg{{width:460px;max-width:100%}} td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
+img{{width:100%;max-width:520px}} figure{{display:inline-block;margin:4px}} svg{{width:460px;max-width:100%}}
 </style></head><body>
 <h1>GANNs with friends: {state}</h1>
-<p>A DCGAN learning {dataset}: step {step:,} | {progress} | {active} active (updated {now})</p>
 <h2>Latest samples</h2>{latest}
 <h2>Curves</h2>{charts}
-<h2>Leaderboard</h2>{leaderboard}
-<h2>Configuration</h2><p>{settings}</p>
+<h2>The run</h2><pre>{status}</pre>
 </body></html>
 """
 
 
-def render_page(args, config, stats, history, rate, eta_text, workers, finished):
+def render_page(out, stats, history, lines, finished):
     """The whole page. Sample grids are linked by name, never opened: writing it stays cheap."""
-    samples = sorted(p.name for p in (args.out / "samples").glob("step_*.png"))
-    latest = (f'<img class="latest" src="samples/{samples[-1]}" alt="samples"><p>drawn at step '
-              f'{int(samples[-1][5:-4])} from the same noise as every grid in samples/</p>' if samples
-              else f"<p>The first samples appear at step {args.sample_every}.</p>")
-    settings = {**{k: v for k, v in config.items() if k != "code"}, "units_per_step": args.units_per_step,
-                "max_staleness": args.max_staleness, "epochs": args.epochs, "steps": args.steps or "no limit"}
-    return PAGE.format(
-        refresh="" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">',
-        step=stats["step"], state="finished" if finished else "training", dataset=html.escape(config["dataset"]),
-        progress=progress_line(stats["images"], config["dataset_size"], args.epochs, rate,
-                               "done" if finished else eta_text),
-        active="1 worker" if workers is None else plural(sum(w["state"] == "active" for w in workers), "worker"),
-        now=time.strftime("%H:%M:%S"), latest=latest, charts=charts(history), leaderboard=leaderboard_html(workers),
-        settings=", ".join(f"{k} {html.escape(str(v))}" for k, v in sorted(settings.items())))
+    samples = sorted(p.name for p in (out / "samples").glob("step_*.png"))
+    latest = (f'<img src="samples/{samples[-1]}" alt="samples"><p>drawn at step {int(samples[-1][5:-4])} from the '
+              f'same noise as every grid in samples/</p>' if samples else "<p>No samples yet.</p>")
+    return PAGE.format(refresh="" if finished else f'<meta http-equiv="refresh" content="{PAGE_REFRESH_SECONDS}">',
+                       step=stats["step"], state="finished" if finished else "training", latest=latest,
+                       charts=charts(history), status=html.escape("\n".join(lines)))
 
 
 def charts(history):
@@ -418,13 +469,12 @@ def charts(history):
     points = ganns.evenly_spaced(history, 300)
     if len(points) < 2:
         return "<p>The curves appear after the second step.</p>"
-    steps, last = [p["step"] for p in points], points[-1]
-    curves = [("Losses", [(f"Loss_D {last['loss_d']:.3f}", "loss_d", "#c0392b"),
-                          (f"Loss_G {last['loss_g']:.3f}", "loss_g", "#2f6fb5")], None),
-              ("D's verdicts", [(f"D(x) {last['d_real']:.3f}", "d_real", "#27864a"),
-                                (f"D(G(z)) {last['d_fake']:.3f}", "d_fake", "#d68910")], 1.0)]
-    return "".join(svg_chart(title, steps, [(label, [p[key] for p in points], colour) for label, key, colour in lines],
-                             high=high) for title, lines, high in curves)
+    last = points[-1]
+    curves = [("Losses", [("loss_d", "#c0392b"), ("loss_g", "#2f6fb5")], None),
+              ("D's verdicts", [("d_real", "#27864a"), ("d_fake", "#d68910")], 1.0)]
+    return "".join(svg_chart(title, [p["step"] for p in points],
+                             [(f"{ganns.METRICS[key]} {last[key]:.3f}", [p[key] for p in points], colour)
+                              for key, colour in lines], high=high) for title, lines, high in curves)
 
 
 def svg_chart(title, steps, series, low=0.0, high=None):
@@ -446,126 +496,10 @@ def svg_chart(title, steps, series, low=0.0, high=None):
             f'<text x="{width - 8}" y="{height - 4}" text-anchor="end">{steps[-1]:.0f}</text>{lines}</svg></figure>')
 
 
-def leaderboard_html(workers):
-    if workers is None:
-        return "<p>Trained on this machine alone (<code>coordinator.py --local</code>).</p>"
-    if not workers:
-        return "<p>No worker has joined yet: <code>python worker.py --name YOUR_NAME</code></p>"
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-                   for row in worker_rows(workers))
-    header = "".join(f"<th>{name}</th>" for name in COLUMNS)
-    return (f"<table><tr>{header}</tr>{rows}</table><p>{more_workers(workers)}</p>"
-            f"<p>Together: {cluster_totals(workers)}.</p>")
-
-
-# ---------------------------------------------------------------------------
-# What the page and --status say: progress, time left, the workers.
-# ---------------------------------------------------------------------------
-
-def eta(images, step, rate, dataset_size, epochs, steps):
-    """Time left at `rate` images a second until the nearer of the two targets (--epochs, and --steps
-    at the images per step so far), as h:mm:ss; '?' before there is a rate."""
-    left = epochs * dataset_size - images
-    if steps:
-        left = min(left, (steps - step) * images / max(step, 1))
-    return duration(max(left, 0) / rate) if rate > 0 else "?"
-
-
-def duration(seconds):
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def ago(seconds):
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    return f"{seconds / 60:.0f} min ago" if seconds < 7200 else f"{seconds / 3600:.0f} h ago"
-
-
-def progress_line(images, dataset_size, epochs, rate, eta_text):
-    """'epoch 3 of 5, 45% done | 12,345 images | 56.7 images/s | ETA 0:12:34', for the page and --status."""
-    done = images / dataset_size
-    epoch = min(int(done) + 1, max(epochs, 1))
-    return (f"epoch {epoch} of {epochs}, {min(done - epoch + 1, 1):.0%} done | {images:,} images | "
-            f"{rate:.1f} images/s | ETA {eta_text}")
-
-
-def plural(count, word):
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def machine(worker):
-    """A worker's machine in a few words ("?" where the leaderboard view found nothing it could trust)."""
-    if worker["gpu"]:
-        memory = worker["gpu_memory_gb"]
-        return f"{worker['gpu']} ({'?' if memory is None else f'{memory:.0f}'} GB)"
-    return f"{worker['device']}, {worker['cpu_cores'] or '?'} cores"
-
-
-def cluster_totals(workers):
-    """What the active and idle workers bring. Each machine counts once: workers started
-    together with --local-workers share a machine, and each reports all of it."""
-    machines = list({w["machine"]: w for w in workers if w["state"] != "gone"}.values())
-    gpus = [w for w in machines if w["gpu"]]
-    gpu_memory = sum(w["gpu_memory_gb"] or 0 for w in gpus)
-    gpu_text = f"{plural(len(gpus), 'GPU')} with {gpu_memory:.0f} GB" if gpus else "no GPU"
-    return (f"{plural(len(machines), 'machine')}, {sum(w['cpu_cores'] or 0 for w in machines)} CPU cores, "
-            f"{sum(w['ram_gb'] or 0 for w in machines):.0f} GB RAM, {gpu_text}")
-
-
-COLUMNS = ("#", "name", "state", "units", "refused", "images", "images/s", "last seen", "machine")
-
-
-def worker_rows(workers):
-    """The leaderboard as rows of text (COLUMNS), for the page and for --status. Names and machines are
-    the students' own words: printable() keeps control characters out of the instructor's terminal."""
-    return [[str(rank), ganns.printable(w["name"]), w["state"], f"{w['units']:,}", f"{w['units_refused']:,}",
-             f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}", ago(w["seen_ago"]), ganns.printable(machine(w))]
-            for rank, w in enumerate(workers, 1)]
-
-
-def more_workers(workers):
-    """The leaderboard view shows the first 200 workers: say how many more there are."""
-    hidden = workers[0]["total"] - len(workers) if workers else 0
-    return f"and {plural(hidden, 'more worker')}, not shown" if hidden > 0 else ""
-
-
-def show_status(conn):
-    """coordinator.py --status: the run at a glance, from any machine with the database's URL."""
-    run = ganns.read_run(conn)
-    if run is None:
-        print("no run in this database yet: the instructor starts one with python coordinator.py")
-        return
-    config, target, recent = run["config"], ganns.read_target(conn), ganns.recent_steps(conn)
-    print(f"run {run['id']}: {run['status']}, {config['dataset']} ({config['dataset_size']:,} images), feature maps "
-          f"{config['feature_maps']}, started {target['started_at']:%Y-%m-%d %H:%M}")
-    if recent:
-        last, oldest = recent[0], recent[-1]
-        rate = (last["images"] - oldest["images"]) / max(last["at"] - oldest["at"], 1e-9)
-        eta_text = "done" if run["status"] == "finished" else eta(
-            last["images"], last["step"], rate, config["dataset_size"], target["target_epochs"], target["target_steps"])
-        progress = progress_line(last["images"], config["dataset_size"], target["target_epochs"], rate, eta_text)
-        print(f"step {last['step']:,} | {progress} | last step {ago(last['ago'])}")
-        print(ganns.metrics_text(last))
-    else:
-        print("no step yet")
-    print_workers(ganns.leaderboard(conn))
-
-
-def print_workers(workers):
-    if not workers:
-        print("workers: none has joined yet")
-        return
-    states = [w["state"] for w in workers]
-    print(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone; "
-          f"together {cluster_totals(workers)}\n")
-    rows = [list(COLUMNS)] + worker_rows(workers)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    for row in rows:  # numbers to the right, words to the left
-        print("  ".join(cell.rjust(width) if name in ("#", "units", "refused", "images", "images/s") else
-                       cell.ljust(width) for name, cell, width in zip(COLUMNS, row, widths)).rstrip())
-    if more_workers(workers):
-        print(more_workers(workers))
+def write_atomically(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(text, encoding="utf-8")
+    os.replace(path.with_suffix(".tmp"), path)  # a browser reloading it never sees half a page
 
 
 # ---------------------------------------------------------------------------
@@ -618,7 +552,7 @@ def main(argv=None):
         return train_locally(args)
     url = ganns.database_url(args.db)
     if args.status:
-        return show_status(ganns.connect(url, "status"))
+        return print("\n".join(status_lines(ganns.connect(url, "status"))))
     # A step is a few passes over the weights (average, move, save): one thread does it
     # about as fast, and leaves the other cores to the workers on this machine.
     torch.set_num_threads(1)
@@ -633,7 +567,7 @@ def main(argv=None):
                 ganns.check_schema(conn)
                 ganns.create_schema(conn)  # re-runnable, so harmless if another coordinator runs: the lock says
                 lock = lock or ganns.lock_coordinator(url)
-                ganns.listen(conn, ganns.LISTEN_CHANGES)
+                ganns.execute(conn, ganns.LISTEN_CHANGES)
                 run, models = start_or_resume(conn, args)
                 args.reset = False  # once: after a reconnect, resume what is in the database
                 if args.local_workers and not workers:

@@ -72,7 +72,7 @@ LOCAL_STEPS = 64          # Adam steps a worker takes on its own per unit, each 
 UNIT_SIZE = 1024          # images per unit: the more per unit, the fewer bytes travel per image
 UNITS_PER_STEP = 2        # the coordinator steps once this many changes are in
 AGGREGATION = "image-weighted mean"  # what average_units computes: rename it with it (the run records it)
-MAX_CHANGE_RATIO = 3      # a change longer than this many times the recent median (change_limit) is scaled down
+MAX_CHANGE_RATIO = 3      # a change longer than this many times the recent median is scaled down (change_limit)
 RECENT_CHANGES = 16       # ... the median of this many changes, the newest the coordinator took
 
 # PLUMBING: how the work travels. Workers and coordinator must agree (the run records the dtypes).
@@ -311,23 +311,6 @@ class CartoonFaces(torch.utils.data.Dataset):
         return to_channels(draw_face(index))
 
 
-def every(seconds):
-    """A function that answers True at most once per `seconds`.
-
-    Long work calls it after each item and logs only when it answers True:
-    a line every few seconds, however fast or slow the items are.
-    """
-    last = time.monotonic()
-
-    def due():
-        nonlocal last
-        if time.monotonic() - last < seconds:
-            return False
-        last = time.monotonic()
-        return True
-    return due
-
-
 class ImageFiles(torch.utils.data.Dataset):
     """jpg/png images in a folder, or inside a zip such as CelebA's img_align_celeba.zip.
 
@@ -343,12 +326,8 @@ class ImageFiles(torch.utils.data.Dataset):
         elif self.path.is_file():
             raise SystemExit(f"{path} is neither a zip of images nor a folder of them (a download cut short?): "
                              f"download it again")
-        else:  # a zip's index is read in one go; a folder's, file by file (with a line every few seconds)
-            names, due = [], every(5)
-            for p in self.path.rglob("*"):
-                names.append(str(p.relative_to(self.path)))
-                if due():
-                    log.info("indexing %s: %s files so far", self.path, f"{len(names):,}")
+        else:
+            names = [str(p.relative_to(self.path)) for p in self.path.rglob("*")]
         self.files = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
         self._zip, self._zip_pid = None, None
 
@@ -404,12 +383,9 @@ def open_dataset(spec, max_images=0):
 
 
 def epoch_units(num_images, unit_size, epoch, seed):
-    """One epoch's work: a seeded shuffle of every image index, cut into units.
-
-    Every image is in exactly one unit per epoch. Each unit also gets its own
-    noise seed: its images and its noise are the same wherever and however
-    often it is computed.
-    """
+    """One epoch's work: a seeded shuffle of every image index, cut into units. Every image is in exactly
+    one unit per epoch; each unit has a noise seed of its own, so its images and its noise are the same
+    wherever it is computed."""
     order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
     units = []
     for position, start in enumerate(range(0, num_images, unit_size)):
@@ -421,7 +397,7 @@ def epoch_units(num_images, unit_size, epoch, seed):
 
 # ---------------------------------------------------------------------------
 # The training step. A worker takes H local steps on its unit and sends how far
-# the weights moved (unit_change); the coordinator bounds each change (change_limit),
+# the weights moved (unit_change); the coordinator bounds each change (bound_change),
 # averages them (average_units) and moves its weights by the average (apply_change).
 # `coordinator.py --local` runs exactly this code with no database in between.
 # (FedAvg, https://arxiv.org/abs/1602.05629; DiLoCo, https://arxiv.org/abs/2311.08105.)
@@ -437,9 +413,8 @@ def metrics_text(stats):
 
 
 def minibatches(dataset, unit, batch_size, latent_dim, device):
-    """The unit's real images and noise vectors, `batch_size` at a time, each batch with its share of the
-    unit's images (a unit's metrics are a mean over images, not over mini-batches). The noise comes from
-    the unit's seed, drawn on the CPU: every device draws the same."""
+    """The unit's real images and noise, `batch_size` at a time, each batch with its share of the unit's
+    images. The noise comes from the unit's seed, drawn on the CPU: every device draws the same."""
     noise_source = torch.Generator().manual_seed(unit["noise_seed"])
     indices = unit["indices"]
     for first in range(0, len(indices), batch_size):
@@ -498,8 +473,7 @@ def local_step(models, optimizers, real, noise):
 @contextlib.contextmanager
 def left_as_found(models):
     """Put the models' weights and BatchNorm statistics back as they were when the block ends, also
-    when it stops half-way (after_batch raises once the lease is lost): a worker's next unit must not
-    start from a lost unit's steps."""
+    when it stops half-way (after_batch raises once the lease is lost)."""
     start = {name: p.detach().clone() for name, p in named_parameters(models).items()}
     start_buffers = {name: b.clone() for name, b in named_buffers(models).items()}
     try:
@@ -512,8 +486,8 @@ def left_as_found(models):
 
 
 def unit_change(models, optimizers, dataset, unit, config, device="cpu", after_batch=None):
-    """ALGO: a worker's work on one unit: H = config["local_steps"] local steps, each on an H-th of
-    the unit's images, with the worker's own Adam (`optimizers`, which keeps its state).
+    """ALGO: a worker's work on one unit: H = config["local_steps"] local steps, each on an H-th of the
+    unit's images, with the worker's own Adam (`optimizers`, which keeps its state from unit to unit).
 
     Returns {"change": start - end, "buffers": BatchNorm's statistics at the end, "metrics": the mean
     over the unit's images}. The statistics travel too: averaged with the weights, or `generator.eval()`
@@ -542,10 +516,10 @@ def change_norm(part):
 
 
 def change_limit(recent_norms, models, local_steps):
-    """ALGO: how long one change may be (bound_change scales a longer one down to it): MAX_CHANGE_RATIO
-    times the median length of the recent changes, as sent. The lower of the middle two: in a step of
-    two, one change cannot raise it. Before the first step there are none: then lr * H * sqrt(N), as far
-    as H Adam steps could move the weights if each moved all N of them by the learning rate."""
+    """ALGO: how long one change may be: MAX_CHANGE_RATIO times the median length of the recent changes,
+    as sent (the lower of the middle two, so that in a step of two one change cannot raise it). Before
+    the first step: lr * H * sqrt(N), as far as H Adam steps could move the N weights if each step moved
+    every one by the learning rate."""
     if recent_norms:
         return MAX_CHANGE_RATIO * statistics.median_low(recent_norms)
     weights = sum(p.numel() for p in named_parameters(models).values())
@@ -553,10 +527,9 @@ def change_limit(recent_norms, models, local_steps):
 
 
 def bound_change(part, limit):
-    """ALGO: each student's influence on a step, bounded. (part, its length as sent): a change longer
-    than `limit` comes back scaled down to `limit`, its direction kept. Honest changes of one run have
-    similar lengths (README: what a student cannot break), so the limit only meets a broken or
-    hostile one, which then moves the step no further than an honest one a few times longer would."""
+    """ALGO: each student's pull on a step, bounded. Returns (part, its length as sent); a change longer
+    than `limit` comes back scaled down to it, its direction kept. Honest changes of a run have
+    similar lengths (README: what a student cannot break): only a broken or hostile one is scaled."""
     norm = change_norm(part)
     if norm > limit:
         part = {**part, "change": {name: c * (limit / norm) for name, c in part["change"].items()}}
@@ -566,14 +539,11 @@ def bound_change(part, limit):
 def average_units(parts):
     """ALGO: the aggregation. The image-weighted average of (unit result, images) pairs, and the image count.
 
-    Parts are read one at a time, so memory stays flat however many units a
-    step averages. The average, not the sum: the step size must not depend on
-    how many units or images went into it, just as with one machine's mean loss.
-    Only the coordinator runs it (and `--local`), so workers need no change; rename
-    AGGREGATION with it, and a coordinator resuming a run aggregated otherwise refuses.
-    An aggregation that needs every part at once (a trimmed mean, a median) can
-    list(parts) first. Two tests pin the weighted average (distributed_step_equals_local_computation
-    and a_worker_goes_on_from_its_own_last_change): change their references with it.
+    Parts are read one at a time, so memory stays flat however many a step takes. The average, not
+    the sum: a step's size must not depend on how many units or images went into it, just as with one
+    machine's mean loss. Only the coordinator runs it (and `--local`), so workers need no change; rename
+    AGGREGATION with it. An aggregation that needs every part at once (a trimmed mean, a median) can
+    list(parts) first; test_distributed_step_equals_local_computation pins this one.
     """
     total, images = {"change": {}, "buffers": {}, "metrics": {}}, 0
     for part, count in parts:
@@ -591,8 +561,8 @@ def average_units(parts):
 
 
 def apply_change(models, change):
-    """ALGO: move the weights by a change (the workers' average on the coordinator, a worker's own last
-    one on a worker: the same function, so the two agree), then load its BatchNorm statistics."""
+    """ALGO: move the weights by a change and load its BatchNorm statistics: the workers' average on the
+    coordinator, a worker's own last change on a worker. One function, so the two agree."""
     with torch.no_grad():
         for name, p in named_parameters(models).items():
             p.sub_(change["change"][name].to(p.device, p.dtype))
@@ -618,8 +588,7 @@ def load_buffers(models, buffers):
 
 # What a worker computes must be what the coordinator expects: the run records the hyperparameters a
 # worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
-# differs refuses to join. Change any of them and every worker needs the same ganns.py: two losses or
-# two architectures must never mix in one run.
+# differs refuses to join. Two losses or two architectures must never mix in one run.
 WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, minibatches, d_loss,
                    g_loss, descend, local_step, unit_change, apply_change)
 
@@ -654,6 +623,8 @@ def recipe_differences(config):
 #   weights: {"generator": state_dict, "discriminator": state_dict}, convolutions' weights in WEIGHTS_DTYPE
 #   change:  {"change": {name: CHANGE_DTYPE tensor}, "buffers": {name: float32 tensor},
 #             "metrics": {name: float}}
+# A blob may come from any student's machine: a change is loaded with weights_only=True,
+# which cannot run code, and then checked (check_change).
 # ---------------------------------------------------------------------------
 
 def to_blob(obj):
@@ -663,9 +634,8 @@ def to_blob(obj):
 
 
 def from_blob(blob, device="cpu"):
-    # weights_only=True: a blob may come from any student's machine, and a full
-    # pickle can run arbitrary code when loaded. This only rebuilds tensors and
-    # plain containers (https://pytorch.org/docs/stable/generated/torch.load.html).
+    # weights_only=True: a full pickle can run arbitrary code when loaded; this only rebuilds tensors
+    # and plain containers (https://pytorch.org/docs/stable/generated/torch.load.html).
     return torch.load(io.BytesIO(blob), map_location=device, weights_only=True)
 
 
@@ -708,44 +678,19 @@ def weights_blob(models):
     return to_blob({key: travelling(model) for key, model in zip(MODELS, models)})
 
 
-# ---------------------------------------------------------------------------
-# Checking changes. weights_only=True stops a blob from running code; these
-# checks stop a blob that loads but holds the wrong things (a bug, an old
-# copy of the code, a prank) from reaching the model. Each raises ValueError
-# saying what is wrong.
-# ---------------------------------------------------------------------------
-
-def load_blob(blob, device="cpu"):
+def load_blob(blob):
     """from_blob, with whatever damaged or hostile bytes make it raise turned into ValueError."""
     try:
-        return from_blob(blob, device)
+        return from_blob(blob)
     except Exception as error:  # bad bytes fail in many ways: EOFError, RuntimeError, UnpicklingError...
         # torch's messages run to paragraphs: keep the sentence that says what it found.
         found = re.split(r"\.\s|\n", str(error).split("WeightsUnpickler error:")[-1].strip())[0]
         raise ValueError(f"torch.load refused it ({type(error).__name__}: {found})") from None
 
 
-def check_tensors(got, expected, what, dtype=None):
-    """Exactly `expected`'s names and shapes, in `dtype` (else each expected tensor's own), all finite."""
-    if not isinstance(got, dict) or got.keys() != expected.keys():
-        names = {str(name) for name in got} if isinstance(got, dict) else set()
-        missing, extra = sorted(expected.keys() - names), sorted(names - expected.keys())
-        raise ValueError(f"{what}: not the model's tensors (missing {missing[:3]}, unexpected {extra[:3]})")
-    for name, value in got.items():
-        want, want_dtype = expected[name], dtype or expected[name].dtype
-        if not (isinstance(value, torch.Tensor) and value.layout == torch.strided
-                and value.shape == want.shape and value.dtype == want_dtype):
-            found = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"{what} {name}: expected {want_dtype} {list(want.shape)}, found {found}")
-        # NaN spreads into both the smallest and the largest value, so looking at those two is
-        # enough: one pass over the numbers, far cheaper than isfinite() on every one.
-        if value.is_floating_point() and value.numel() and not torch.stack(torch.aminmax(value)).isfinite().all():
-            raise ValueError(f"{what} {name}: NaN or infinite values")
-
-
 def check_change(part, models):
-    """A loaded change blob: one CHANGE_DTYPE tensor per parameter of `models` (generator, discriminator),
-    BatchNorm's statistics in float32, and four finite metrics; nothing more, nothing less."""
+    """A loaded change blob: one CHANGE_DTYPE tensor per parameter of `models`, BatchNorm's statistics in
+    float32, and four finite metrics; nothing more, nothing less. ValueError says what is wrong."""
     if not isinstance(part, dict) or part.keys() != {"change", "buffers", "metrics"}:
         raise ValueError("not a change blob: expected change, buffers and metrics")
     check_tensors(part["change"], named_parameters(models), "change", CHANGE_DTYPE)
@@ -756,13 +701,31 @@ def check_change(part, models):
         raise ValueError(f"metrics: expected {len(METRICS)} finite floats, {', '.join(METRICS)}")
 
 
+def check_tensors(got, expected, what, dtype):
+    """Exactly `expected`'s names and shapes, in `dtype`, all finite."""
+    if not isinstance(got, dict) or got.keys() != expected.keys():
+        names = {str(name) for name in got} if isinstance(got, dict) else set()
+        missing, extra = sorted(expected.keys() - names), sorted(names - expected.keys())
+        raise ValueError(f"{what}: not the model's tensors (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, value in got.items():
+        want = expected[name]
+        if not (isinstance(value, torch.Tensor) and value.layout == torch.strided
+                and value.shape == want.shape and value.dtype == dtype):
+            found = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{what} {name}: expected {dtype} {list(want.shape)}, found {found}")
+        # NaN spreads into both the smallest and the largest value, so looking at those two is
+        # enough: one pass over the numbers, far cheaper than isfinite() on every one.
+        if value.numel() and not torch.stack(torch.aminmax(value)).isfinite().all():
+            raise ValueError(f"{what} {name}: NaN or infinite values")
+
+
 # ---------------------------------------------------------------------------
 # The queue. PLUMBING: the SQL both scripts run, in the order a unit lives: queued,
 # claimed, kept alive, uploaded, stepped on, cleaned up. The tables are in schema.sql; every
 # function is one transaction (`with conn:` commits, or rolls back on error).
 # ---------------------------------------------------------------------------
 
-READ_RUN = "SELECT id, config, version, status, max_staleness FROM run"
+READ_RUN = "SELECT id, config, version, status, max_staleness, target_epochs, target_steps, started_at FROM run"
 
 
 def read_run(conn):
@@ -1028,20 +991,14 @@ def vacuum(conn):
         conn.autocommit = False
 
 
+# At every start: a restarted coordinator may have been given more --epochs or --steps.
 SET_TARGET = """
-UPDATE run SET target_epochs = %(epochs)s, target_steps = %(steps)s, max_staleness = %(max_staleness)s"""
+UPDATE run SET status = 'training', target_epochs = %(epochs)s, target_steps = %(steps)s,
+               max_staleness = %(max_staleness)s"""
 
 
 def set_target(conn, epochs, steps, max_staleness):
     execute(conn, SET_TARGET, {"epochs": epochs, "steps": steps, "max_staleness": max_staleness})
-
-
-# A restarted coordinator may have been given more --epochs or --steps.
-RESUME_RUN = "UPDATE run SET status = 'training'"
-
-
-def resume_run(conn):
-    execute(conn, RESUME_RUN)
 
 
 FINISH_RUN = "UPDATE run SET status = 'finished'"
@@ -1058,11 +1015,8 @@ def finish_run(conn):
 
 # A worker introduces itself when it joins a run (again, after a restart).
 REGISTER_WORKER = """
-INSERT INTO workers (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version)
-VALUES (%(name)s, %(host)s, %(device)s, %(cpu_cores)s, %(ram_gb)s, %(gpu)s, %(gpu_memory_gb)s, %(torch_version)s)
-ON CONFLICT (name) DO UPDATE SET host = excluded.host, device = excluded.device, cpu_cores = excluded.cpu_cores,
-    ram_gb = excluded.ram_gb, gpu = excluded.gpu, gpu_memory_gb = excluded.gpu_memory_gb,
-    torch_version = excluded.torch_version, last_seen = now()"""
+INSERT INTO workers (name, host, machine) VALUES (%(name)s, %(host)s, %(machine)s)
+ON CONFLICT (name) DO UPDATE SET host = excluded.host, machine = excluded.machine, last_seen = now()"""
 
 
 def register_worker(conn, info):
@@ -1091,14 +1045,7 @@ def leaderboard(conn):
     return execute(conn, LEADERBOARD)
 
 
-READ_TARGET = "SELECT target_epochs, target_steps, started_at FROM run"
-
-
-def read_target(conn):
-    return first(execute(conn, READ_TARGET))
-
-
-# The newest steps: the latest losses, and the rate of the last few for the ETA.
+# The newest steps, newest first: the latest losses, and the pace of the last few for the ETA.
 RECENT_STEPS = """
 SELECT step, epoch, images, loss_d, loss_g, d_real, d_fake, workers,
        extract(epoch FROM finished_at)::float AS at, extract(epoch FROM now() - finished_at)::float AS ago
@@ -1106,15 +1053,7 @@ FROM steps ORDER BY step DESC LIMIT %(count)s"""
 
 
 def recent_steps(conn, count=20):
-    """The newest `count` steps, newest first."""
     return execute(conn, RECENT_STEPS, {"count": count})
-
-
-READ_LAST_STEP = "SELECT step, epoch, images FROM steps ORDER BY step DESC LIMIT 1"
-
-
-def read_last_step(conn):
-    return first(execute(conn, READ_LAST_STEP))
 
 
 # ---------------------------------------------------------------------------
@@ -1179,10 +1118,6 @@ def copy_in(cur, sql, *fields):
 LISTEN_WORK, NOTIFY_WORK = "LISTEN work", "NOTIFY work"                # new units or new weights
 
 LISTEN_CHANGES, NOTIFY_CHANGES = "LISTEN changes", "NOTIFY changes"    # a change arrived
-
-
-def listen(conn, statement):
-    execute(conn, statement)
 
 
 def news_arrived(conn):
@@ -1434,15 +1369,13 @@ def connect(url, name, patient=False):
 
 
 def machine_info(name, device):
-    """What a worker tells the class about its machine (shown by coordinator.py --status)."""
-    try:
-        ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
-        ram_gb = None
-    gpu = torch.cuda.get_device_properties(device) if device.type == "cuda" else None
-    return {"name": name, "host": socket.gethostname(), "device": device.type, "cpu_cores": os.cpu_count() or 1,
-            "ram_gb": ram_gb, "gpu": gpu.name if gpu else None,
-            "gpu_memory_gb": gpu.total_memory / 2**30 if gpu else None, "torch_version": torch.__version__}
+    """What a worker tells the class about itself: its name, its host, and its machine in a few words."""
+    if device.type == "cuda":
+        gpu = torch.cuda.get_device_properties(device)
+        machine = f"{gpu.name}, {gpu.total_memory / 2**30:.0f} GB"
+    else:
+        machine = f"{device.type}, {os.cpu_count() or 1} cores"
+    return {"name": name, "host": socket.gethostname(), "machine": f"{machine}, torch {torch.__version__}"}
 
 
 def pick_device(name="auto"):

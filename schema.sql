@@ -163,25 +163,19 @@ CREATE TABLE IF NOT EXISTS workers (
     name           TEXT PRIMARY KEY,       -- --name: the name on the leaderboard
     login          TEXT NOT NULL DEFAULT session_user,  -- the database login it connects as
     host           TEXT NOT NULL,
-    device         TEXT NOT NULL,          -- cpu, cuda, mps
-    cpu_cores      INTEGER NOT NULL,
-    ram_gb         REAL,                   -- NULL where the operating system does not say
-    gpu            TEXT,                   -- NULL without a GPU
-    gpu_memory_gb  REAL,
-    torch_version  TEXT NOT NULL,
+    machine        TEXT NOT NULL,          -- its device in a few words, e.g. 'cpu, 8 cores, torch 2.4.1'
     images_per_s   REAL,                   -- its latest unit's speed, computing and uploading
     units_refused  INTEGER NOT NULL DEFAULT 0,  -- changes that failed the coordinator's checks
     started_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_seen      TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- A name fits the leaderboard, and a machine's description a line: everyone's page and --status show them.
-    CONSTRAINT short_descriptions CHECK (length(name) BETWEEN 1 AND 64
-                                         AND length(host || device || coalesce(gpu, '') || torch_version) <= 1000)
+    CONSTRAINT short_descriptions CHECK (length(name) BETWEEN 1 AND 64 AND length(host || machine) <= 1000)
 );
 COMMENT ON TABLE workers IS 'One row per worker name, written by the worker at start and after every unit.';
 
--- What coordinator.py (its live page, --status, the model card) shows of the
+-- What coordinator.py (its live page, --status) and export.py show of the
 -- workers, students included. Each worker wrote its row itself, so nothing in
--- it is taken as it is: text is cut short, a number out of its range is NULL
+-- it is taken as it is: text is cut short, a speed out of its range is NULL
 -- ("unknown" on the page), the time last seen lies within the last year, not in
 -- the future, and only the first 200 rows are shown (`total` says how many there are).
 -- It runs as this file's owner, so it shows every row; it shows no login and no host.
@@ -198,12 +192,8 @@ SELECT left(w.name, 40) AS name,
             WHEN w.seen_at > now() - interval '10 minutes' THEN 'idle' ELSE 'gone' END AS state,
        coalesce(done.units, 0) AS units, coalesce(done.images, 0) AS images, w.units_refused,
        CASE WHEN w.images_per_s BETWEEN 0 AND 1e6 THEN w.images_per_s END AS images_per_s,  -- NaN is above any number
-       left(w.device, 20) AS device, left(w.gpu, 40) AS gpu,
-       CASE WHEN w.cpu_cores BETWEEN 1 AND 1e5 THEN w.cpu_cores END AS cpu_cores,
-       CASE WHEN w.ram_gb BETWEEN 0 AND 1e5 THEN w.ram_gb END AS ram_gb,
-       CASE WHEN w.gpu_memory_gb BETWEEN 0 AND 1e4 THEN w.gpu_memory_gb END AS gpu_memory_gb,
+       left(w.machine, 60) AS machine,
        extract(epoch FROM now() - w.seen_at)::float AS seen_ago,
-       dense_rank() OVER (ORDER BY w.login, w.host) AS machine,  -- workers on one machine share its number
        count(*) OVER () AS total
 FROM seen w LEFT JOIN live ON live.worker = w.name LEFT JOIN done ON done.worker = w.name
 ORDER BY images DESC, name
@@ -267,9 +257,7 @@ GRANT SELECT, UPDATE (status, worker, lease, lease_expires) ON work_units TO gan
 GRANT USAGE ON SEQUENCE changes_id_seq TO ganns_worker;  -- nextval() for change ids
 GRANT SELECT (id, unit_id, worker, login), INSERT (unit_id, version, worker, images, blob) ON changes TO ganns_worker;
 GRANT INSERT ON change_uploads TO ganns_worker;
-GRANT SELECT, INSERT (name, host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version),
-      UPDATE (host, device, cpu_cores, ram_gb, gpu, gpu_memory_gb, torch_version, images_per_s, last_seen)
-      ON workers TO ganns_worker;
+GRANT SELECT, INSERT (name, host, machine), UPDATE (host, machine, images_per_s, last_seen) ON workers TO ganns_worker;
 
 -- Which rows. A table with row-level security shows a non-owner no row at all
 -- unless a policy lets it through.

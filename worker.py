@@ -36,14 +36,10 @@ class LeaseLost(Exception):
 # ---------------------------------------------------------------------------
 
 def work(conn, args, device, held):
-    """The worker's loop: runs until the coordinator finishes the run.
-
-    A thread computes one unit while this loop claims the next unit, fetches
-    new weights and uploads the previous unit's change: the database work
-    overlaps the computing instead of adding to it. (torch and psycopg2 both
-    let go of Python's lock while they work, so the two really run at once.)
-    If it stops early, `held` lists the units it had claimed, to give back.
-    """
+    """The worker's loop, until the coordinator finishes the run. A thread computes one unit while this
+    loop claims the next, fetches new weights and uploads the last unit's change: the database work
+    overlaps the computing instead of adding to it (torch and psycopg2 both let go of Python's lock
+    while they work). If it stops early, `held` lists the units it had claimed, to give back."""
     joined, current, next_job, waiting_since = {"run": None}, None, None, None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
         try:
@@ -117,11 +113,10 @@ def claim(conn, args, device, joined):
 def start_computing(thread, job):
     """Compute the unit in the background, and label it with the version its weights came from.
 
-    A unit starts before the last one is uploaded, so no published version holds
-    the last unit's change yet: starting from one would do that work again, and
-    the coordinator would apply both. So the worker applies its last change itself
-    (ganns.apply_change, as the coordinator does) to where that unit started, or to
-    a version published since its last upload, which holds its earlier ones.
+    A unit starts before the last one is uploaded, so no published version holds the last unit's
+    change yet: starting from one would do that work again, and the coordinator would apply both. So
+    the worker applies its last change itself (ganns.apply_change, as the coordinator does) to where
+    that unit started, or to a version published since its last upload, which holds its earlier ones.
     """
     run = job["run"]
     change, run["change"] = run["change"], None  # the last unit's, if it finished
@@ -179,13 +174,9 @@ def upload(conn, args, job, blob):
 
 def wait_while_computing(conn, job, device, ahead=None):
     """The blob of a unit computing in the background. Meanwhile: push its lease forward, and that of
-    the unit claimed `ahead` of it (a unit can take longer than a lease), and fetch new weights, so
-    the next unit starts on new ones.
-
-    One download per unit at most, and not before the unit is half done (going by
-    how long the last one took): a class that publishes a version every few seconds
-    would otherwise fill every worker's link with weights it never trains on.
-    """
+    the unit claimed `ahead` of it (a unit can take longer than a lease), and fetch new weights for the
+    next unit: one download per unit at most, and not before the unit is half done (going by the last
+    one), or a class publishing a version every few seconds would fill every link with weights."""
     extend_at = time.monotonic() + ganns.LEASE_SECONDS / 4
     fetch_from = job["started"] + job["run"]["unit_seconds"] / 2
     news, fetched = False, False
@@ -314,7 +305,7 @@ def main(argv=None):
         while True:
             held = []
             try:
-                ganns.listen(conn, ganns.LISTEN_WORK)
+                ganns.execute(conn, ganns.LISTEN_WORK)
                 return work(conn, args, device, held)
             except ganns.CONNECTION_LOST as error:  # the server restarted, Wi-Fi dropped: connect again
                 log.warning("lost the database (%s): reconnecting", ganns.first_line(error))
