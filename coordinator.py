@@ -12,7 +12,9 @@ from the last published version. --reset starts over.
 import argparse
 import csv
 import html
+import itertools
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -32,6 +34,7 @@ log = logging.getLogger("ganns")
 POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
 WAIT_LOG_SECONDS = 10     # while waiting for changes, say what for this often
 LOCKED_LOG_SECONDS = 60   # while a student keeps expired units locked, say who this often
+FEW_STEPS = 20            # warn at the start of a run of fewer steps: the bench's classes drew faces after about 10
 VACUUM_EVERY = 10         # steps between two VACUUMs of the blob tables
 PAGE_REFRESH_SECONDS = 10 # out/index.html reloads itself this often while training
 
@@ -62,13 +65,13 @@ def coordinate(conn, url, args, run, models):
             ganns.add_units(conn, units)
             log.info("epoch %d: queued %d units of %d images", queue["epoch"] + 1, len(units), config["unit_size"])
             continue
-        # Partial synchronisation: step once N changes are in, not all of the
-        # class's. Any more that arrived meanwhile go in too rather than going
-        # stale. Past the last epoch's last unit, step with fewer.
+        # Partial synchronisation: step on the first N changes in, not on all of the
+        # class's; the others wait for the next step. Past the last unit, step with fewer.
         ready = ganns.ready_changes(conn, oldest)
         nothing_left = queue["pending"] == 0 and queue["claimed"] == 0
         if len(ready) >= args.units_per_step or (ready and nothing_left):
-            step_stats = take_step(conn, models, ready, version + 1, queue["epoch"], images_so_far)
+            step_stats = take_step(conn, models, ready[:args.units_per_step], version + 1, queue["epoch"],
+                                   images_so_far)
             if step_stats:  # else every change was refused: their units are back in the queue
                 stats, version, images_so_far = step_stats, version + 1, step_stats["images"]
                 vacuuming = vacuum_now_and_then(url, version, vacuuming)
@@ -85,6 +88,22 @@ def coordinate(conn, url, args, run, models):
     ganns.finish_run(conn)
     progress.finish(stats)
     log.info("run finished at step %d", version)
+
+
+def announce(args, config):
+    """Say at the start how long the run is: its units, images and steps (each step takes --units-per-step
+    changes, every unit goes into one); warn when that is too few steps to draw faces."""
+    per_epoch = math.ceil(config["dataset_size"] / config["unit_size"])
+    steps = math.ceil(args.epochs * per_epoch / args.units_per_step)
+    target = min(steps, args.steps) if args.steps else steps
+    log.info("this run: %d epochs of %d units of %d images, %s images, in %d steps of %d units%s", args.epochs,
+             per_epoch, config["unit_size"], f"{args.epochs * config['dataset_size']:,}", steps, args.units_per_step,
+             f"; it stops at step {target}" if target < steps else "")
+    if target < FEW_STEPS:
+        epochs = math.ceil(FEW_STEPS * args.units_per_step / per_epoch)
+        log.warning("%d steps are too few to draw faces (the simulated classes of docs/local-steps.md drew them "
+                    "after about 10): give --epochs %d or more for %d steps", target, epochs, FEW_STEPS)
+    return target
 
 
 def take_step(conn, models, ready, step, epoch, images_so_far):
@@ -143,6 +162,7 @@ def train_locally(args):
     progress, stats = Progress(args, config, models, 0), None
     log.info("training locally on %s: %s images, feature maps %d, on %s",
              dataset.name, f"{len(dataset):,}", args.feature_maps, device)
+    announce(args, config)
     for stats in steps_alone(args, config, dataset, models, device):
         progress.report(stats)
     progress.finish(stats)
@@ -163,16 +183,17 @@ def steps_alone(args, config, dataset, models, device="cpu"):
             norms.append(norm)
             yield part, len(unit["indices"])
 
-    for epoch in range(1, args.epochs + 1):
-        units = ganns.epoch_units(len(dataset), config["unit_size"], epoch, config["seed"])
-        for start in range(0, len(units), args.units_per_step):
-            if args.steps and step >= args.steps:
-                return
-            limit = ganns.change_limit(norms[-ganns.RECENT_CHANGES:], models, config["local_steps"])
-            average, images = ganns.average_units(bounded_changes(units[start:start + args.units_per_step], limit))
-            ganns.apply_change(models, average)
-            step, images_so_far = step + 1, images_so_far + images
-            yield {"step": step, "epoch": epoch, "images": images_so_far, **average["metrics"], "workers": 1}
+    units = (unit for epoch in range(1, args.epochs + 1)
+             for unit in ganns.epoch_units(len(dataset), config["unit_size"], epoch, config["seed"]))
+    while not (args.steps and step >= args.steps):
+        taken = list(itertools.islice(units, args.units_per_step))  # the next N, as the coordinator takes them
+        if not taken:
+            return
+        limit = ganns.change_limit(norms[-ganns.RECENT_CHANGES:], models, config["local_steps"])
+        average, images = ganns.average_units(bounded_changes(taken, limit))
+        ganns.apply_change(models, average)
+        step, images_so_far = step + 1, images_so_far + images
+        yield {"step": step, "epoch": taken[-1]["epoch"], "images": images_so_far, **average["metrics"], "workers": 1}
 
 
 # ---------------------------------------------------------------------------
@@ -525,7 +546,7 @@ def parse_args(argv=None):
     parser.add_argument("--unit-size", type=positive, default=ganns.UNIT_SIZE,
                         help="images per work unit, shared evenly among its local steps")
     parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
-                        help="step once this many changes are in (more, if more arrived meanwhile)")
+                        help="changes averaged in each step (the first this many in; the rest wait for the next)")
     parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
                         help="use changes computed on weights up to this many versions old")
     parser.add_argument("--epochs", type=positive, default=ganns.EPOCHS, help="stop after this many epochs")
@@ -569,6 +590,7 @@ def main(argv=None):
                 lock = lock or ganns.lock_coordinator(url)
                 ganns.execute(conn, ganns.LISTEN_CHANGES)
                 run, models = start_or_resume(conn, args)
+                announce(args, run["config"])
                 args.reset = False  # once: after a reconnect, resume what is in the database
                 if args.local_workers and not workers:
                     workers = start_local_workers(url, args.local_workers)

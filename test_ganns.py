@@ -703,27 +703,29 @@ def contributed(conn, step):
                                         {"step": step})}
 
 
-def test_the_coordinator_drops_stale_changes_and_takes_every_fresh_one():
+def test_the_coordinator_drops_stale_changes_and_steps_on_the_first_n_in():
     """At version 2 with --max-staleness 1, a change computed on version 0 sends its unit back and one
-    computed on version 1 goes in; with --units-per-step 1, every fresh one goes into the step."""
-    conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "1")
+    computed on version 1 goes in; each step takes the first --units-per-step changes in (by arrival),
+    and the others wait for the next."""
+    conn, args, run, models = new_run("--units-per-step", "2", "--max-staleness", "1", "--max-images", "80")
     late = ganns.claim_unit(conn, "late")
     blobs = {"late": compute(conn, run, late)}  # computed on version 0
     for step in (1, 2):
         if step == 2:
             edge = ganns.claim_unit(conn, "edge")
             blobs["edge"] = compute(conn, run, edge)  # computed on version 1
-        unit = ganns.claim_unit(conn, "busy")
-        assert compute_and_upload(conn, run, unit, "busy")
+        units = [ganns.claim_unit(conn, "busy") for _ in range(2)]
+        assert all(compute_and_upload(conn, run, unit, "busy") for unit in units)
         coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
-    fresh = ganns.claim_unit(conn, "fresh")
-    assert compute_and_upload(conn, run, fresh, "fresh")  # computed on version 2
+    fresh = [ganns.claim_unit(conn, "fresh") for _ in range(2)]
+    assert compute_and_upload(conn, run, fresh[0], "fresh")  # computed on version 2
     assert ganns.upload_change(conn, late, "late", blobs["late"])
     assert ganns.upload_change(conn, edge, "edge", blobs["edge"])
+    assert compute_and_upload(conn, run, fresh[1], "fresh")  # in after the other two
     run_coordinator(conn, args, models, steps=3)
-    assert contributed(conn, 3) == {edge["id"], fresh["id"]}  # two changes, though one was enough to step
+    assert contributed(conn, 3) == {fresh[0]["id"], edge["id"]}  # the first two in that are fresh enough
     status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", late)[0]["status"]
-    assert status == "pending" and not query(conn, "SELECT 1 FROM changes")
+    assert status == "pending" and [r["unit_id"] for r in query(conn, "SELECT unit_id FROM changes")] == [fresh[1]["id"]]
 
 
 def test_a_unit_whose_worker_vanished_is_computed_again_once_its_lease_runs_out():
@@ -1108,6 +1110,24 @@ def test_a_killed_coordinator_resumes_at_the_same_version():
     assert helper.returncode == 0
 
 
+def test_the_coordinator_says_how_long_the_run_is_and_warns_when_it_is_too_short():
+    """A class of 30 stepping on 30 changes takes 4 steps in the default 5 epochs of the built-in faces:
+    the coordinator says so at the start, and what --epochs gives it 20."""
+    faces = {"dataset_size": 20_000, "unit_size": 1024}
+    with captured_log(logging.INFO) as lines:
+        for argv in ([], ["--units-per-step", "30"], ["--units-per-step", "30", "--epochs", "30"], ["--steps", "10"]):
+            coordinator.announce(coordinator.parse_args(argv), faces)
+    assert lines == ["this run: 5 epochs of 20 units of 1024 images, 100,000 images, in 50 steps of 2 units",
+                     "this run: 5 epochs of 20 units of 1024 images, 100,000 images, in 4 steps of 30 units",
+                     "4 steps are too few to draw faces (the simulated classes of docs/local-steps.md drew them after "
+                     "about 10): give --epochs 30 or more for 20 steps",
+                     "this run: 30 epochs of 20 units of 1024 images, 600,000 images, in 20 steps of 30 units",
+                     "this run: 5 epochs of 20 units of 1024 images, 100,000 images, in 50 steps of 2 units; it stops "
+                     "at step 10",
+                     "10 steps are too few to draw faces (the simulated classes of docs/local-steps.md drew them "
+                     "after about 10): give --epochs 2 or more for 20 steps"], lines
+
+
 def test_a_second_coordinator_on_the_same_database_is_one_clear_line():
     url = fresh_database()
     first = script("coordinator.py", *TINY_RUN, url=url)  # no workers: it waits for changes
@@ -1327,13 +1347,16 @@ class LogLines(logging.Handler):
 
 
 @contextlib.contextmanager
-def captured_log():
-    handler = LogLines()
-    logging.getLogger("ganns").addHandler(handler)
+def captured_log(level=logging.WARNING):
+    """What the "ganns" logger says meanwhile, from `level` up (the scripts' own logging says INFO too)."""
+    handler, logger = LogLines(), logging.getLogger("ganns")
+    logger.addHandler(handler)
+    logger.setLevel(level)
     try:
         yield handler.lines
     finally:
-        logging.getLogger("ganns").removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
 
 def step_with_a_bad_change(make_bad):
@@ -2241,18 +2264,9 @@ def test_status_sorts_workers_into_active_idle_and_gone():
     assert board["bo"][2] == "idle" and board["di"][2] == "gone" and lines[5].split()[1] == "ada"  # most images first
     assert lines[4].split() == ["#", "name", "state", "units", "refused", "images", "images/s", "last", "seen", "machine"]
     assert [line for line in lines if " bo " in line][0].endswith("Tesla T4, 15 GB")
-    records, logger = [], logging.getLogger("ganns")
-    handler = logging.Handler(logging.INFO)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with captured_log(logging.INFO) as said:
         coordinator.log_waiting(conn, 0, 1, ganns.queue_state(conn))
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-    assert records[0].getMessage() == ("waiting for changes: 0 of 1 in, 1 units being computed; "
-                                       "workers 2 active, 1 idle")
+    assert said == ["waiting for changes: 0 of 1 in, 1 units being computed; workers 2 active, 1 idle"]
 
 
 def test_status_without_a_run_is_one_line():
