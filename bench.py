@@ -1,7 +1,7 @@
 """Measurements for the README: what coordination costs next to computing.
 
     python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
-    python bench.py --only wire wake   # some: ceiling worker wire end2end learning classroom wake link soak
+    python bench.py --only wire wake   # some: ceiling worker wire end2end learning classroom class wake link soak
     python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
     sudo .venv/bin/python bench.py --only link   # one worker on shaped links (root: a network namespace)
     python bench.py --only ceiling worker --device cuda   # a GPU worker: computing against uploading
@@ -312,6 +312,46 @@ def bench_wire(server):
     for mbit in (10, 50):
         report(f"upload time at {mbit} Mbit/s (wire bytes ÷ rate)",
                f"{sent['up'] * 8 / mbit / 1e6:.1f} s (predecessor {old['up'] * 8 / mbit / 1e6:.1f} s)")
+
+
+# ---------------------------------------------------------------------------
+# A real class on one machine: worker.py processes, a tiny model.
+# ---------------------------------------------------------------------------
+
+def bench_class(server, workers=30, steps=20, images=2048, unit_size=64):
+    """coordinator.py with --units-per-step `workers` and `workers` worker.py processes (1 thread each) on
+    this machine, feature maps 4, units of `unit_size` of the first `images` built-in faces, for the
+    --epochs that makes at least `steps` steps. Every worker must contribute, and the run must end at
+    the step the coordinator announced at its start."""
+    epochs = math.ceil(steps * workers / math.ceil(images / unit_size))
+    print(f"a class of {workers} on one machine: {workers} worker.py processes, feature maps 4, {epochs} epochs "
+          f"of {images:,} images in units of {unit_size}")
+    url = new_database(server, "bench_class")
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    options = ["--feature-maps", "4", "--max-images", str(images), "--unit-size", str(unit_size), "--local-steps",
+               "4", "--units-per-step", str(workers), "--epochs", str(epochs), "--sample-every", "1000",
+               "--out", tempfile.mkdtemp()]
+    started = time.monotonic()
+    run = subprocess.Popen([sys.executable, str(HERE / "coordinator.py"), *options], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    students = [subprocess.Popen([sys.executable, str(HERE / "worker.py"), "--name", f"student-{i + 1:02d}",
+                                "--threads", "1"], env=env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT) for i in range(workers)]
+    output, _ = run.communicate(timeout=3600)
+    said = [worker.communicate(timeout=300)[0] for worker in students]
+    announced = int(re.search(r"in (\d+) steps of", output).group(1))
+    finished = int(re.search(r"run finished at step (\d+)", output).group(1))
+    conn = ganns.connect(url, "bench")
+    units = {r["worker"]: r["n"] for r in ganns.execute(conn, "SELECT worker, count(*) AS n FROM contributions "
+                                                                "GROUP BY worker")}
+    refused = ganns.execute(conn, "SELECT coalesce(sum(units_refused), 0) AS n FROM workers")[0]["n"]
+    report(f"class of {workers}: steps announced at the start, steps taken", f"{announced}, {finished}",
+           "the same")
+    report(f"class of {workers}: workers that contributed; units each (fewest, most); refused",
+           f"{len(units)} of {workers}; {min(units.values(), default=0)}, {max(units.values(), default=0)}; {refused}",
+           f"{workers} of {workers}")
+    report(f"class of {workers}: workers that ended with 'the run is finished'; minutes",
+           f"{sum('the run is finished' in s for s in said)} of {workers}; {(time.monotonic() - started) / 60:.1f}")
 
 
 # ---------------------------------------------------------------------------
@@ -1186,7 +1226,7 @@ def pick(variants, words):
             or any(w in v[0] and w not in names for w in words)]
 
 
-SECTIONS = ["ceiling", "worker", "wire", "end2end", "learning", "classroom", "wake", "link", "soak"]
+SECTIONS = ["ceiling", "worker", "wire", "end2end", "learning", "classroom", "class", "wake", "link", "soak"]
 
 
 def main():
@@ -1230,7 +1270,7 @@ def main():
                 bench_learning_runs(server, pick(LEARNING, args.variants), 64, 40_000,
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:
-                {"wire": bench_wire, "wake": bench_wake, "soak": bench_soak}[section](server)
+                {"wire": bench_wire, "class": bench_class, "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:

@@ -1292,18 +1292,11 @@ CTRL_C = threading.Event()  # set by Ctrl-C or kill: loops check it (stop_on_ctr
 
 
 def stop_on_ctrl_c_and_kill():
-    """Ctrl-C and `kill` both raise KeyboardInterrupt, so the scripts can clean up.
-
-    Set explicitly: a process started in the background by a shell script
-    inherits an *ignored* SIGINT, and Python then never raises KeyboardInterrupt.
-    The signal is also remembered in CTRL_C, which the loops check: a
-    KeyboardInterrupt raised inside a library's code can be caught and lost there
-    (psycopg2 turns one into a failed COPY, see copy_expert).
-    Only the first signal counts. Ctrl-C in a terminal reaches a coordinator's
-    --local-workers too, and the coordinator passes it on: a second
-    KeyboardInterrupt would cut short the clean-up the first one started, and one
-    raised inside the first's CTRL_C.set() waited forever on the lock it holds.
-    """
+    """Ctrl-C and `kill` both raise KeyboardInterrupt, so the scripts can clean up. Set explicitly: a
+    process started in the background by a shell script inherits an *ignored* SIGINT. The signal is
+    also kept in CTRL_C, which the loops check: a KeyboardInterrupt raised inside a library can be lost
+    there (copy_expert). Only the first counts: Ctrl-C reaches a coordinator's --local-workers from the
+    terminal and again from the coordinator, and a second would cut the first's clean-up short."""
     caught = []
 
     def ctrl_c(signum, frame):
@@ -1345,12 +1338,9 @@ CONNECTION_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 def connect(url, name, patient=False):
-    """A connection; one clear line and exit when the database cannot be reached.
-
-    Waiting helps if the server is full (a class of 200 and PostgreSQL's default
-    of 100 connections) or restarting, and always when we had a connection a
-    moment ago (`patient`): then retry, backing off, and say so on one line.
-    """
+    """A connection; one clear line and exit when the database cannot be reached. Waiting helps if the
+    server is full (a class of 200 and PostgreSQL's default of 100 connections) or restarting, and always
+    when we had a connection a moment ago (`patient`): then retry, backing off, and say so on one line."""
     delay = 1
     while True:
         try:
@@ -1379,18 +1369,14 @@ def machine_info(name, device):
 
 
 def pick_device(name="auto"):
-    if name != "auto":
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise SystemExit(f"--device {name}: not a device; give cpu, cuda, mps or auto") from None
-        available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                     "mps": getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()}
-        if not available.get(device.type):
-            raise SystemExit(f"--device {name}: not available on this machine; give auto to use what it has")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """--device: a device this machine has, or for auto the first of cuda, mps and cpu that it has."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if name == "auto":
+        return torch.device(next(kind for kind, present in available.items() if present))
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SystemExit(f"--device {name}: not a device; give cpu, cuda, mps or auto") from None
+    if not available.get(device.type):
+        raise SystemExit(f"--device {name}: not available on this machine; give auto to use what it has")
+    return device

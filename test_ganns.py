@@ -16,6 +16,7 @@ import contextlib
 import copy
 import html.parser
 import io
+import json
 import logging
 import math
 import os
@@ -2312,6 +2313,28 @@ def test_export_writes_a_model_card_whose_loading_snippet_works():
     checkpoint = torch.load(folder / "out" / "checkpoint_latest.pth", weights_only=True)
     for name, value in namespace["generator"].state_dict().items():
         assert torch.equal(value, checkpoint["generator_state_dict"][name])
+
+
+def test_the_readmes_flags_are_the_scripts_own_help():
+    """The README's flags are each script's --help, as it prints it 100 columns wide: a flag added,
+    renamed or given another default without the README fails here."""
+    readme = (HERE / "README.md").read_text()
+    for name in ("coordinator.py", "worker.py", "export.py"):
+        printed = subprocess.run([sys.executable, str(HERE / name), "--help"], capture_output=True, text=True,
+                                 env={**os.environ, "COLUMNS": "100"}, timeout=PATIENCE).stdout
+        printed = printed.replace("optional arguments:", "options:")  # (Python 3.9's word for it)
+        assert f"```console\n$ python {name} --help\n{printed}```" in readme, f"README: python {name} --help"
+
+
+def test_the_dev_container_installs_the_requirements():
+    """.devcontainer/devcontainer.json: valid JSON, a Python image the requirements install on, and a
+    command that installs requirements.txt (from PyPI and PyTorch's CPU index: a container has no GPU)."""
+    container = json.loads((HERE / ".devcontainer" / "devcontainer.json").read_text())
+    python = re.fullmatch(r"mcr\.microsoft\.com/devcontainers/python:(3\.\d+)", container["image"])
+    assert python and tuple(map(int, python.group(1).split("."))) >= (3, 9), container["image"]
+    install = container["postCreateCommand"].split()
+    assert install[:2] == ["pip", "install"] and install[-2:] == ["-r", "requirements.txt"], install
+    assert (HERE / "requirements.txt").is_file()
 
 
 # ---------------------------------------------------------------------------
