@@ -1,7 +1,8 @@
 """Measurements for the README: what coordination costs next to computing.
 
     python bench.py                    # everything (hours on 2 cores: the learning sections dominate)
-    python bench.py --only wire wake   # some: ceiling worker wire end2end learning classroom class wake link soak
+    python bench.py --only wire wake   # some: ceiling worker wire end2end learning classroom limit class wake
+                                       #       link soak
     python bench.py --only classroom --variants "8 laptops" --images 30000 --seeds 3
     sudo .venv/bin/python bench.py --only link   # one worker on shaped links (root: a network namespace)
     python bench.py --only ceiling worker --device cuda   # a GPU worker: computing against uploading
@@ -312,6 +313,46 @@ def bench_wire(server):
     for mbit in (10, 50):
         report(f"upload time at {mbit} Mbit/s (wire bytes ÷ rate)",
                f"{sent['up'] * 8 / mbit / 1e6:.1f} s (predecessor {old['up'] * 8 / mbit / 1e6:.1f} s)")
+
+
+# ---------------------------------------------------------------------------
+# The limit on a change's length, against honest changes.
+# ---------------------------------------------------------------------------
+
+def bench_limit(steps=40, feature_maps=32):
+    """Every change of `steps` steps of coordinator.py --local's code (the default run but for its width),
+    as a share of the limit it met (ganns.change_limit); then two changes of a worker that joins late,
+    with a fresh Adam: on the newest weights, and on weights 8 steps old. Honest changes must stay well
+    below 1, or the limit would scale them."""
+    print(f"the limit on a change against honest changes: {steps} steps at feature maps {feature_maps}")
+    torch.set_num_threads(2)
+    args = coordinator.parse_args(["--local", "--feature-maps", str(feature_maps), "--steps", str(steps)])
+    dataset = ganns.open_dataset(ganns.BUILTIN_DATASET)
+    config = ganns.run_config(feature_maps, dataset, 0, args.unit_size, args.local_steps, args.seed)
+    models, shares, limits, states = ganns.build_models(config), [], [], []
+    original = ganns.bound_change
+
+    def watched(part, limit):
+        bounded, norm = original(part, limit)
+        shares.append(norm / limit)
+        limits.append(limit)
+        return bounded, norm
+    ganns.bound_change = watched  # steps_alone looks it up in ganns as it runs
+    try:
+        for _ in coordinator.steps_alone(args, config, dataset, models):
+            states.append(copy.deepcopy([m.state_dict() for m in models]))
+    finally:
+        ganns.bound_change = original
+    report(f"{len(shares)} honest changes: length ÷ the limit they met, least, median, most",
+           f"{min(shares):.2f}, {statistics.median(shares):.2f}, {max(shares):.2f}", "< 1")
+    units = ganns.epoch_units(len(dataset), config["unit_size"], 1000, config["seed"])
+    for name, state in (("newest", states[-1]), ("8 steps old", states[-9])):
+        joining = ganns.build_models(config)
+        for model, weights in zip(joining, state):
+            model.load_state_dict(weights)
+        change = ganns.unit_change(joining, ganns.build_optimizers(joining), dataset, units[0], config)
+        report(f"a worker joining late (a fresh Adam), on the {name} weights: length ÷ the limit",
+               f"{ganns.change_norm(change) / limits[-1]:.2f}", "< 1")
 
 
 # ---------------------------------------------------------------------------
@@ -1226,7 +1267,8 @@ def pick(variants, words):
             or any(w in v[0] and w not in names for w in words)]
 
 
-SECTIONS = ["ceiling", "worker", "wire", "end2end", "learning", "classroom", "class", "wake", "link", "soak"]
+SECTIONS = ["ceiling", "worker", "wire", "end2end", "learning", "classroom", "limit", "class", "wake", "link",
+            "soak"]
 
 
 def main():
@@ -1270,7 +1312,10 @@ def main():
                 bench_learning_runs(server, pick(LEARNING, args.variants), 64, 40_000,
                                     range(args.first_seed, args.first_seed + args.seeds), section)
             else:
-                {"wire": bench_wire, "class": bench_class, "wake": bench_wake, "soak": bench_soak}[section](server)
+                if section == "limit":
+                    bench_limit()
+                else:
+                    {"wire": bench_wire, "class": bench_class, "wake": bench_wake, "soak": bench_soak}[section](server)
             torch.set_num_threads(os.cpu_count() or 1)
     print("\n| measurement | value | target |\n|---|---|---|")
     for row in ROWS:

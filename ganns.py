@@ -1253,9 +1253,10 @@ def first_line(error):
 
 
 class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """--help with each flag's default, except where there is none or the help says how it is worked out."""
+    """--help with each flag's default, except for a switch or where the help says how it is worked out."""
     def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
+        shown = action.default is not None and action.default is not False
+        return super()._get_help_string(action) if shown else action.help
 
 
 def whole_number(low, high=None):
