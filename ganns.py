@@ -588,9 +588,11 @@ def load_buffers(models, buffers):
 
 # What a worker computes must be what the coordinator expects: the run records the hyperparameters a
 # worker uses and a fingerprint of each function below (recipe), and a worker whose copy of this file
-# differs refuses to join. Two losses or two architectures must never mix in one run.
-WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, minibatches, d_loss,
-                   g_loss, descend, local_step, unit_change, apply_change)
+# differs refuses to join. Two losses, two architectures or two ways of reading an image must never mix
+# in one run: a change every worker must make belongs in one of these.
+WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, face_attributes, draw_face,
+                   to_channels, CartoonFaces, ImageFiles, minibatches, d_loss, g_loss, descend, local_step,
+                   unit_change, apply_change)
 
 
 def fingerprint(code):
