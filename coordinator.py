@@ -32,7 +32,7 @@ import ganns
 log = logging.getLogger("ganns")
 
 POLL_SECONDS = 1.0        # the longest wait between looks at the queue (a NOTIFY cuts it short)
-WAIT_LOG_SECONDS = 10     # while waiting for changes, say what for this often
+WAIT_LOG_SECONDS = 60     # while waiting for changes, say what for this often
 LOCKED_LOG_SECONDS = 60   # while a student keeps expired units locked, say who this often
 FEW_STEPS = 20            # warn at the start of a run of fewer steps: the bench's classes drew faces after about 10
 VACUUM_EVERY = 10         # steps between two VACUUMs of the blob tables
@@ -536,26 +536,30 @@ def parse_args(argv=None):
     parser.add_argument("--local", action="store_true", help="train on this machine alone, no database")
     parser.add_argument("--local-workers", type=natural, default=0, metavar="K", help="also start K workers here")
     parser.add_argument("--reset", action="store_true", help="start a new run, discarding the one in the database")
-    parser.add_argument("--data", default=ganns.BUILTIN_DATASET,
+    parser.add_argument("--data", metavar="PATH", default=ganns.BUILTIN_DATASET,
                         help="the built-in dataset, CelebA's img_align_celeba.zip, or a folder of images")
-    parser.add_argument("--max-images", type=natural, default=0, help="use only the first N images (0: all)")
-    parser.add_argument("--feature-maps", type=ganns.whole_number(1, 1024), default=ganns.FEATURE_MAPS,
+    parser.add_argument("--max-images", metavar="N", type=natural, default=0,
+                        help="use only the first N images (0: all)")
+    parser.add_argument("--feature-maps", metavar="N", type=ganns.whole_number(1, 1024), default=ganns.FEATURE_MAPS,
                         help="width of both networks (smaller trains faster and worse)")
     parser.add_argument("--local-steps", type=positive, default=ganns.LOCAL_STEPS, metavar="H",
                         help="Adam steps each worker takes on its own per unit, sending the change of weights")
-    parser.add_argument("--unit-size", type=positive, default=ganns.UNIT_SIZE,
+    parser.add_argument("--unit-size", metavar="N", type=positive, default=ganns.UNIT_SIZE,
                         help="images per work unit, shared evenly among its local steps")
-    parser.add_argument("--units-per-step", type=positive, default=ganns.UNITS_PER_STEP,
+    parser.add_argument("--units-per-step", metavar="N", type=positive, default=ganns.UNITS_PER_STEP,
                         help="changes averaged in each step (the first this many in; the rest wait for the next)")
-    parser.add_argument("--max-staleness", type=natural, default=ganns.MAX_STALENESS,
+    parser.add_argument("--max-staleness", metavar="N", type=natural, default=ganns.MAX_STALENESS,
                         help="use changes computed on weights up to this many versions old")
-    parser.add_argument("--epochs", type=positive, default=ganns.EPOCHS, help="stop after this many epochs")
-    parser.add_argument("--steps", type=natural, default=0, help="stop after this many steps (0: no limit)")
-    parser.add_argument("--sample-every", type=positive, default=1,
+    parser.add_argument("--epochs", metavar="N", type=positive, default=ganns.EPOCHS,
+                        help="stop after this many epochs")
+    parser.add_argument("--steps", metavar="N", type=natural, default=0,
+                        help="stop after this many steps (0: no limit)")
+    parser.add_argument("--sample-every", metavar="N", type=positive, default=1,
                         help="steps between sample grids, checkpoints and history rows")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="folder for samples and checkpoints")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("out"),
+                        help="folder for samples and checkpoints")
     # Below 2**31: the units' noise seeds, (seed * 1000 + epoch) * 1,000,000 + position, must fit a BIGINT.
-    parser.add_argument("--seed", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
+    parser.add_argument("--seed", metavar="N", type=ganns.whole_number(0, 2**31 - 1), default=ganns.SEED,
                         help="seeds the model, the shuffles and the noise")
     parser.add_argument("--status", action="store_true", help="print how the run in the database is going, and exit")
     args = parser.parse_args(argv)

@@ -163,7 +163,8 @@ def export(args):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=ganns.HelpWithDefaults)
     parser.add_argument("folder", type=Path, help="where to write the model hub folder")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="the coordinator's --out: the run's files")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("out"),
+                        help="the coordinator's --out: the run's files")
     parser.add_argument("--db", metavar="URL", help="the run's database, for the list of workers; if not given: "
                                                     "$DATABASE_URL, else the local database in ./pgdata")
     return parser.parse_args(argv)

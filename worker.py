@@ -281,11 +281,14 @@ def parse_args(argv=None):
                                      formatter_class=ganns.HelpWithDefaults)
     parser.add_argument("--db", metavar="URL", help="PostgreSQL URL of the class's database; if not given: "
                                                     "$DATABASE_URL, else the local database in ./pgdata")
-    parser.add_argument("--name", help="your name on the leaderboard; if not given: this computer's name")
-    parser.add_argument("--data", help="where this machine has the run's dataset; if not given: the built-in "
+    parser.add_argument("--name", metavar="NAME",
+                        help="your name on the leaderboard; if not given: this computer's name")
+    parser.add_argument("--data", metavar="PATH",
+                        help="where this machine has the run's dataset; if not given: the built-in "
                                        "dataset, or data/<the run's file>, e.g. data/img_align_celeba.zip")
-    parser.add_argument("--device", default="auto", help="cuda, mps, cpu, or auto (the first available)")
-    parser.add_argument("--threads", type=ganns.whole_number(0), default=0,
+    parser.add_argument("--device", metavar="NAME", default="auto",
+                        help="cuda, mps, cpu, or auto (the first available)")
+    parser.add_argument("--threads", metavar="N", type=ganns.whole_number(0), default=0,
                         help="CPU threads for torch (0: torch's default)")
     args = parser.parse_args(argv)
     args.name = args.name or socket.gethostname()
