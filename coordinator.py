@@ -415,6 +415,11 @@ def eta(images, step, rate, dataset_size, epochs, steps):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def speed(images_per_s):
+    """A worker's images/s; "?" before its first unit, or where the leaderboard view found none it could trust."""
+    return "?" if images_per_s is None else f"{images_per_s:.1f}"
+
+
 def ago(seconds):
     if seconds < 120:
         return f"{seconds:.0f} s ago"
@@ -444,8 +449,8 @@ def status_lines(conn):
     states = [w["state"] for w in workers]
     lines.append(f"workers: {states.count('active')} active, {states.count('idle')} idle, {states.count('gone')} gone")
     rows = [COLUMNS] + [(str(rank), ganns.printable(w["name"]), w["state"], f"{w['units']:,}",
-                         f"{w['units_refused']:,}", f"{w['images']:,}", f"{w['images_per_s'] or 0:.1f}",
-                         ago(w["seen_ago"]), ganns.printable(w["machine"])) for rank, w in enumerate(workers, 1)]
+                         f"{w['units_refused']:,}", f"{w['images']:,}", speed(w["images_per_s"]), ago(w["seen_ago"]),
+                         ganns.printable(w["machine"])) for rank, w in enumerate(workers, 1)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines += ["  ".join(cell.rjust(width) if name in NUMBERS else cell.ljust(width)  # numbers to the right
                         for name, cell, width in zip(COLUMNS, row, widths)).rstrip() for row in rows] if workers else []

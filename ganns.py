@@ -197,8 +197,7 @@ def build_optimizers(models):
 
 def run_config(feature_maps, dataset, max_images, unit_size, local_steps, seed):
     """What the coordinator and every worker must agree on; stored in the run row."""
-    return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "image_size": IMAGE_SIZE,
-            "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
+    return {"latent_dim": LATENT_DIM, "feature_maps": feature_maps, "dataset": dataset.name, "max_images": max_images, "dataset_size": len(dataset),
             "unit_size": unit_size, "local_steps": local_steps, "seed": seed, "aggregation": AGGREGATION,
             **recipe()}
 
@@ -592,7 +591,7 @@ def load_buffers(models, buffers):
 # in one run: a change every worker must make belongs in one of these.
 WORKER_COMPUTES = (Generator, Discriminator, init_weights, build_models, build_optimizers, face_attributes, draw_face,
                    to_channels, CartoonFaces, ImageFiles, minibatches, d_loss, g_loss, descend, local_step,
-                   unit_change, apply_change)
+                   left_as_found, unit_change, apply_change, named_parameters, named_buffers, load_buffers)
 
 
 def fingerprint(code):
@@ -603,7 +602,8 @@ def fingerprint(code):
 
 def recipe():
     """What every worker must share with the coordinator besides the run's sizes (run_config)."""
-    return {"num_channels": NUM_CHANNELS, "learning_rate": LEARNING_RATE, "betas": list(BETAS), "loss": LOSS,
+    return {"num_channels": NUM_CHANNELS, "image_size": IMAGE_SIZE, "learning_rate": LEARNING_RATE,
+            "betas": list(BETAS), "loss": LOSS,
             "change_dtype": str(CHANGE_DTYPE), "weights_dtype": str(WEIGHTS_DTYPE),
             "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
 

@@ -6,8 +6,9 @@
 The database is $DATABASE_URL's server if set (the role needs CREATEDB and CREATEROLE), else
 an embedded PostgreSQL in a temporary folder. Each test gets a database of its
 own. Models are tiny (4 feature maps) so the whole suite takes minutes on 2 cores.
-No test waits on the clock: each waits for what it needs, for at most PATIENCE
-seconds, and whatever processes a test started are killed when it ends.
+No test waits on the clock for more than a few seconds (a lease of a fraction of a
+second running out): each waits for what it needs, for at most PATIENCE seconds,
+and whatever processes a test started are killed when it ends.
 """
 
 import atexit
@@ -1973,7 +1974,7 @@ def test_whatever_a_worker_writes_about_itself_the_page_and_the_status_stay_smal
         assert len(status) < 50_000, len(status)
         assert lines[-1] == "and 102 more workers, not shown" and "workers: 200 active, 0 idle, 0 gone" in lines
         ada_line, = [line for line in lines if " ada " in line]
-        assert ada_line.split()[2:7] == ["active", "0", "0", "0", "0.0"] and ada_line.endswith("Tesla T4")
+        assert ada_line.split()[2:7] == ["active", "0", "0", "0", "?"] and ada_line.endswith("Tesla T4")
         assert "\x1b" not in status and "nan" not in status.lower() and "inf" not in status.lower()
 
 
@@ -2137,6 +2138,7 @@ def test_a_full_disk_while_writing_samples_is_a_warning_and_training_goes_on():
     args = coordinator_args("--local", "--steps", "2", "--sample-every", "1", "--out", str(out))
     with captured_log() as lines:
         coordinator.train_locally(args)
+    lines = [line for line in lines if "too few to draw faces" not in line]  # (a run of 2 steps: it says so)
     assert len(lines) == 2 and all("training goes on" in line for line in lines), lines
     assert lines[0].startswith(f"could not write step 1's files to {out} (")
     assert not FULL or "No space left on device" in lines[0]
