@@ -56,7 +56,7 @@ def coordinate(conn, url, args, run, models):
         locked = ganns.reap_expired_leases(conn)
         if locked and locked_log():
             log.warning("units past their lease are kept locked by %s (a transaction left open?): skipped, tried "
-                        "again every turn; README: ending a student's session", ", ".join(locked))
+                        "again every turn; README: stop a student", ", ".join(locked))
         oldest = version - args.max_staleness
         ganns.requeue_stale(conn, oldest)
         queue = ganns.queue_state(conn)
@@ -607,7 +607,7 @@ def main(argv=None):
             except psycopg2.errors.LockNotAvailable:  # (an OperationalError too, so caught first)
                 # schema.sql's or --reset's DDL waited its lock_timeout for a session using the tables.
                 log.warning("waited %s for the tables, which %s kept locked (a transaction left open, or a slow "
-                            "upload): trying again; README: ending a student's session",
+                            "upload): trying again; README: stop a student",
                             ganns.LOCK_TIMEOUT, ganns.lock_holders(conn))
             except ganns.CONNECTION_LOST as error:
                 # Resume from the database: a step whose transaction did not commit never happened.

@@ -528,7 +528,7 @@ def change_limit(recent_norms, models, local_steps):
 def bound_change(part, limit):
     """ALGO: each student's pull on a step, bounded. Returns (part, its length as sent); a change longer
     than `limit` comes back scaled down to it, its direction kept. Honest changes of a run have
-    similar lengths (README: what a student cannot break): only a broken or hostile one is scaled."""
+    similar lengths (docs/guarantees.md): only a broken or hostile one is scaled."""
     norm = change_norm(part)
     if norm > limit:
         part = {**part, "change": {name: c * (limit / norm) for name, c in part["change"].items()}}
@@ -1160,7 +1160,7 @@ def create_schema(conn):
             cur.execute((Path(__file__).resolve().parent / "schema.sql").read_text())
     except psycopg2.errors.InsufficientPrivilege as error:
         raise SystemExit(f"cannot set up the tables and the ganns_worker role: {first_line(error)}. The coordinator's "
-                         f"login must own the tables and be allowed to create roles (README: running a class)")
+                         f"login must own the tables and be allowed to create roles (README: run a class)")
 
 
 def schema_version(conn):

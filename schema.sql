@@ -226,7 +226,7 @@ CREATE TABLE IF NOT EXISTS coordinator_lock ();
 -- so nothing below limits it: row-level security does not bind a table's
 -- owner (unless the table says FORCE ROW LEVEL SECURITY, and these do not).
 -- Each student logs in as a role of their own that is a member of
--- ganns_worker (README: "Running it with a class") and may do exactly what
+-- ganns_worker (README: "Run a class") and may do exactly what
 -- worker.py does, and nothing else:
 --   read the run, the weights, the steps' losses and the leaderboard;
 --   claim a pending unit (through claim_unit: a few at a time), extend or give back a unit it holds;

@@ -1540,7 +1540,7 @@ def test_a_change_scaled_up_is_taken_scaled_down_to_the_limit():
     """Mallory uploads her honest change scaled 15 times. It is taken, scaled down to MAX_CHANGE_RATIO
     times the median length of the recent changes, with one line in the log: in a step of two she moves
     the weights at most half the limit further than an honest step, not 7 honest changes further
-    (README: what a student cannot break)."""
+    (docs/guarantees.md)."""
     conn, args, run, models = new_run("--units-per-step", "2")
     limit = honest_first_step(conn, run, models)
     ganns.register_worker(conn, ganns.machine_info("mallory", torch.device("cpu")))
