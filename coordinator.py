@@ -70,7 +70,7 @@ def coordinate(conn, url, args, run, models):
         ready = ganns.ready_changes(conn, oldest)
         nothing_left = queue["pending"] == 0 and queue["claimed"] == 0
         if len(ready) >= args.units_per_step or (ready and nothing_left):
-            step_stats = take_step(conn, models, ready[:args.units_per_step], version + 1, queue["epoch"],
+            step_stats = take_step(conn, config, models, ready[:args.units_per_step], version + 1, queue["epoch"],
                                    images_so_far)
             if step_stats:  # else every change was refused: their units are back in the queue
                 stats, version, images_so_far = step_stats, version + 1, step_stats["images"]
@@ -106,10 +106,9 @@ def announce(args, config):
     return target
 
 
-def take_step(conn, models, ready, step, epoch, images_so_far):
+def take_step(conn, config, models, ready, step, epoch, images_so_far):
     """Average the ready changes that pass the checks, move the weights by the average, publish version
     `step`; None if none passed."""
-    config = ganns.read_run(conn)["config"]
     limit = ganns.change_limit(ganns.recent_norms(conn), models, config["local_steps"])
     norms = {}  # the changes taken: {change id: its length as sent}
     average, images = ganns.average_units(checked_changes(conn, models, ready, limit, norms))

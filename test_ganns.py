@@ -474,7 +474,7 @@ def test_distributed_step_equals_local_computation():
         assert sorted(len(u["indices"]) for u in units) == [8, 12]  # mini-batches of 4: three steps, and two
         for unit in units:
             assert compute_and_upload(conn, run, unit)
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, oldest=0), 1, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, oldest=0), 1, 1, 0)
         published = ganns.from_blob(ganns.read_weights(conn, 1))
 
     dataset = ganns.open_dataset(ganns.BUILTIN_DATASET, 20)
@@ -524,7 +524,7 @@ def test_a_worker_goes_on_from_its_own_last_change():
         # query (as a fast coordinator may): the worker must still take version 1 for one that holds its upload.
         def upload_then_step(*upload_args):
             accepted = upload_change(*upload_args)
-            coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+            coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
             return accepted
         upload_change, ganns.upload_change = ganns.upload_change, upload_then_step
         try:
@@ -685,7 +685,7 @@ def test_a_stale_change_sends_its_unit_back():
     for step in (1, 2):  # ...while two steps happen without it
         unit = ganns.claim_unit(conn, "busy")
         assert compute_and_upload(conn, run, unit, "busy")
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, step - 1), step, 1, 0)
     assert ganns.upload_change(conn, late, "late", late_blob)  # its lease is fine, so it is accepted...
     ganns.requeue_stale(conn, oldest=2 - 1)  # ...but version 0 is older than 2 - max_staleness
     status = query(conn, "SELECT status FROM work_units WHERE id = %(id)s", {"id": late["id"]})[0]["status"]
@@ -718,7 +718,7 @@ def test_the_coordinator_drops_stale_changes_and_steps_on_the_first_n_in():
             blobs["edge"] = compute(conn, run, edge)  # computed on version 1
         units = [ganns.claim_unit(conn, "busy") for _ in range(2)]
         assert all(compute_and_upload(conn, run, unit, "busy") for unit in units)
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, step - 1), step, 1, 0)
     fresh = [ganns.claim_unit(conn, "fresh") for _ in range(2)]
     assert compute_and_upload(conn, run, fresh[1], "fresh")  # computed on version 2, in first
     assert ganns.upload_change(conn, late, "late", blobs["late"])
@@ -751,7 +751,7 @@ def test_a_unit_contributes_to_one_step_at_most():
     conn, args, run, models = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "w")
     assert compute_and_upload(conn, run, unit, "w")
-    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
     try:
         query(conn, "INSERT INTO contributions (unit_id, step, version, worker, images, norm) "
                     "VALUES (%(id)s, 2, 1, 'w', 8, 1)", {"id": unit["id"]})
@@ -768,7 +768,7 @@ def test_old_weights_and_used_changes_are_deleted():
     for step in range(1, 13):
         unit = ganns.claim_unit(conn, "w")
         assert compute_and_upload(conn, run, unit, "w")
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, step - 1), step, 1, 0)
     kept = query(conn, "SELECT version FROM weights ORDER BY version")
     assert [r["version"] for r in kept] == [11, 12]  # the newest two: workers may still be fetching the older
     assert not query(conn, "SELECT 1 FROM changes")
@@ -791,7 +791,7 @@ def test_a_worker_fetches_new_weights_while_it_computes_and_starts_the_next_unit
     def coordinator_steps_then_the_unit_finishes():
         try:
             assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
-            coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+            coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
             wait_for(lambda: joined["run"]["latest"]["version"] >= 1, what="version 1 fetched")
             done.set_result(b"the first unit's blob")
         except BaseException as error:  # the waiting worker gets it: the test fails instead of waiting forever
@@ -826,7 +826,7 @@ def test_a_worker_downloads_one_new_version_per_unit_at_most():
         try:
             for version in (1, 2):
                 assert compute_and_upload(conn, run, ganns.claim_unit(conn, "other"), "other")
-                coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), version, 1, 0)
+                coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), version, 1, 0)
                 if version == 1:
                     wait_for(lambda: joined["run"]["latest"]["version"] >= 1, what="version 1 fetched")
             time.sleep(1)  # time enough to fetch version 2 too, were it allowed
@@ -844,7 +844,7 @@ def test_a_worker_whose_changes_keep_arriving_too_late_says_so_and_stops():
     conn, args, run, models = new_run("--units-per-step", "1", "--max-staleness", "0")
     late = [ganns.claim_unit(conn, "slow") for _ in range(worker.LATE_IN_A_ROW)]  # all on version 0
     assert compute_and_upload(conn, run, ganns.claim_unit(conn, "fast"), "fast")
-    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)  # version 1
+    coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)  # version 1
     slow_args, joined = worker.parse_args(["--name", "slow"]), {"late": 0, "uploaded_at": -1}
     for number, unit in enumerate(late, 1):
         job = {**worker.new_job(unit, joined), "started": time.monotonic(), "computed": time.monotonic()}
@@ -992,8 +992,8 @@ def test_steps_go_on_while_vacuum_waits_on_the_disk():
         for step in (1, 2):  # ...and steps are published while VACUUM waits
             unit = ganns.claim_unit(conn, "w")
             assert compute_and_upload(conn, run, unit, "w")
-            stats = within(PATIENCE, coordinator.take_step, conn, models, ganns.ready_changes(conn, step - 1),
-                           step, 1, 0)
+            stats = within(PATIENCE, coordinator.take_step, conn, run["config"], models,
+                           ganns.ready_changes(conn, step - 1), step, 1, 0)
             assert stats["step"] == step
         assert vacuuming.is_alive() and ganns.read_run(conn)["version"] == 2
         assert coordinator.vacuum_now_and_then(fresh_url_of(conn), 2 * coordinator.VACUUM_EVERY, vacuuming) \
@@ -1017,7 +1017,7 @@ def test_vacuum_keeps_the_database_flat():
     for step in range(1, 41):
         unit = ganns.claim_unit(conn, "w")
         assert ganns.upload_change(conn, unit, "w", blob)
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, step - 1), step, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, step - 1), step, 1, 0)
         vacuuming = coordinator.vacuum_now_and_then(fresh_url_of(conn), step, vacuuming)
         if vacuuming:
             within(PATIENCE, vacuuming.join)
@@ -1135,7 +1135,7 @@ def test_a_resumed_run_goes_on_from_its_published_weights():
     fetch them (the convolutions' float16 included), not a fresh start."""
     conn, args, run, models = new_run("--units-per-step", "1")
     assert compute_and_upload(conn, run, ganns.claim_unit(conn, "w"), "w")
-    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
     resumed, again = coordinator.start_or_resume(conn, args)
     assert resumed["id"] == run["id"] and resumed["version"] == 1
     published, fresh = ganns.from_blob(ganns.read_weights(conn, 1)), ganns.build_models(run["config"])
@@ -1397,7 +1397,7 @@ def step_with_a_bad_change(make_bad):
         assert compute_and_upload(conn, run, units[name], name)
     assert ganns.upload_change(conn, units["mallory"], "mallory", make_bad(compute(conn, run, units["mallory"])))
     with captured_log() as lines:
-        stats = coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+        stats = coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
     assert stats["step"] == 1 and stats["images"] == 24 and stats["workers"] == 3  # the step went on without it
     assert {r["worker"] for r in query(conn, "SELECT worker FROM contributions")} == set(names[:3])
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", units["mallory"])[0]["status"] == "pending"
@@ -1513,7 +1513,7 @@ def test_a_step_whose_only_change_is_refused_does_not_happen():
     unit = ganns.claim_unit(conn, "mallory")
     assert ganns.upload_change(conn, unit, "mallory", b"not a blob")
     with captured_log() as lines:
-        assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0) is None
+        assert coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0) is None
     assert len(lines) == 1 and "from mallory: torch.load refused it" in lines[0]
     assert ganns.read_run(conn)["version"] == 0 and not query(conn, "SELECT 1 FROM steps")
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "pending"
@@ -1524,7 +1524,7 @@ def honest_first_step(conn, run, models):
     for name in ("ada", "bob"):
         ganns.register_worker(conn, ganns.machine_info(name, torch.device("cpu")))
         assert compute_and_upload(conn, run, ganns.claim_unit(conn, name), name)
-    assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 2
+    assert coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 2
     return ganns.MAX_CHANGE_RATIO * statistics.median_low(ganns.recent_norms(conn))
 
 
@@ -1552,7 +1552,7 @@ def test_a_change_scaled_up_is_taken_scaled_down_to_the_limit():
         assert ganns.upload_change(conn, unit, name, blobs[name])
     start = weights_of(models)
     with captured_log() as lines:
-        stats = coordinator.take_step(conn, models, ganns.ready_changes(conn, 1), 2, 1, 16)
+        stats = coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 1), 2, 1, 16)
     assert stats["workers"] == 2 and len(lines) == 1, lines  # taken, with one line
     assert "from mallory" in lines[0] and f"scaled down to {limit:.3g}" in lines[0], lines
     ada, mallory = (ganns.widen(ganns.from_blob(blobs[name])) for name in ("ada", "mallory"))
@@ -1584,7 +1584,7 @@ def test_a_change_with_its_sign_flipped_is_taken_as_one_change_among_the_others(
         assert ganns.upload_change(conn, unit, name, blobs[name])
     start = weights_of(models)
     with captured_log() as lines:
-        assert coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 3
+        assert coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)["workers"] == 3
     assert lines == []
     parts = {name: ganns.widen(ganns.from_blob(blob)) for name, blob in blobs.items()}
     for name, p in ganns.named_parameters(models).items():
@@ -1689,7 +1689,7 @@ def test_a_worker_login_can_do_all_a_worker_does():
         # A unit claimed at version 0 (the one given back just now) and started after version 1
         # came out says so (worker.start_computing).
         early = ganns.claim_unit(ada, "ada")
-        coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+        coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
         assert compute_and_upload(ada, run, {**early, "version": 1}, "ada")
         assert query(conn, "SELECT version FROM changes") == [{"version": 1}]  # (the first went into step 1)
         rows = query(conn, "SELECT status, worker, login FROM work_units WHERE login IS NOT NULL ORDER BY id")
@@ -1908,7 +1908,7 @@ def test_a_transaction_left_open_cannot_make_the_coordinator_wait():
         time.sleep(0.4)  # both short leases have run out
         started = time.monotonic()
         assert ganns.reap_expired_leases(boss) == [role]  # bob's unit back in the queue, ada's named and skipped
-        assert coordinator.take_step(boss, models, ganns.ready_changes(boss, 0), 1, 1, 0) is None
+        assert coordinator.take_step(boss, run["config"], models, ganns.ready_changes(boss, 0), 1, 1, 0) is None
         assert time.monotonic() - started < 5  # no lock waited for (lock_timeout would end a wait after 10 s)
         status = {r["id"]: r["status"] for r in query(conn, "SELECT id, status FROM work_units")}
         assert (status[bobs["id"]], status[uploaded["id"]], status[late["id"]]) == ("pending", "pending", "claimed")
@@ -1982,7 +1982,7 @@ def test_a_students_login_sees_the_status():
     conn, args, run, models = new_run("--units-per-step", "1")
     unit = ganns.claim_unit(conn, "teacher")
     assert compute_and_upload(conn, run, unit, "teacher")
-    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
     with student(conn) as (ada, _, _):
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
         lines = coordinator.status_lines(ada)
@@ -2281,7 +2281,7 @@ def test_status_sorts_workers_into_active_idle_and_gone():
         ganns.register_worker(conn, {"name": name, "host": name, "machine": machine})
     unit = ganns.claim_unit(conn, "ada")
     assert compute_and_upload(conn, run, unit, "ada")
-    coordinator.take_step(conn, models, ganns.ready_changes(conn, 0), 1, 1, 0)
+    coordinator.take_step(conn, run["config"], models, ganns.ready_changes(conn, 0), 1, 1, 0)
     ganns.claim_unit(conn, "cy")  # cy holds a live lease: computing, however long ago it last finished a unit
     query(conn, "UPDATE workers SET last_seen = now() - interval '5 minutes' WHERE name IN ('bo', 'cy')")
     query(conn, "UPDATE workers SET last_seen = now() - interval '2 hours' WHERE name = 'di'")
