@@ -208,10 +208,9 @@ def start_or_resume(conn, args):
     run = ganns.read_run(conn)
     if run and not args.reset:
         if run["config"] != config:
-            differences = ", ".join([f"{key} {run['config'].get(key)} (you gave {value})" for key, value in config.items()
-                                     if key != "code" and run["config"].get(key) != value] +
-                                    [f"other code in {name}" for name in ganns.code_differences(run["config"])])
-            raise SystemExit(f"the database holds a run with {differences}: start with the same options "
+            described = ", ".join(f"{name} {run['config'].get(name)} (you gave {config[name]})" if name in config
+                                  else f"other code in {name}" for name in ganns.differences(run["config"], config))
+            raise SystemExit(f"the database holds a run with {described}: start with the same options "
                              f"to resume it, or add --reset to start a new run")
         # The weights as published: their convolutions' float16 rounding (ganns.weights_blob) comes
         # with them, at each resume. (The checkpoints in --out are exact.)

@@ -608,16 +608,12 @@ def recipe():
             "code": {code.__name__: fingerprint(code) for code in WORKER_COMPUTES}}
 
 
-def code_differences(config):
-    """The functions whose code in this copy of ganns.py is not the code the run's `config` recorded."""
-    mine, theirs = recipe()["code"], config["code"]
-    return [name for name in {**theirs, **mine} if theirs.get(name) != mine.get(name)]
-
-
-def recipe_differences(config):
-    """The names of what this copy of ganns.py does differently from the run's `config`."""
-    mine = recipe()
-    return [key for key in mine if key != "code" and config.get(key) != mine[key]] + code_differences(config)
+def differences(config, mine):
+    """What `mine` (this copy's recipe(), or its whole run_config) sets otherwise than the run's `config`:
+    the names of its keys, then of the functions whose code differs."""
+    code = {**config["code"], **mine["code"]}
+    return ([key for key in mine if key != "code" and config.get(key) != mine[key]] +
+            [name for name in code if config["code"].get(name) != mine["code"].get(name)])
 
 
 # ---------------------------------------------------------------------------

@@ -422,9 +422,9 @@ def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses
         assert models[0](torch.randn(2, 100, 1, 1)).shape == (2, 1, 64, 64)
     finally:
         ganns.NUM_CHANNELS = usual
-    assert ganns.recipe_differences(config) == ["num_channels"]  # a worker left at RGB: join_run refuses
+    assert ganns.differences(config, ganns.recipe()) == ["num_channels"]  # a worker left at RGB: join_run refuses
     with exact_blobs():  # the other PLUMBING edit a worker must share: how changes travel
-        assert ganns.recipe_differences(config) == ["num_channels", "change_dtype", "weights_dtype"]
+        assert ganns.differences(config, ganns.recipe()) == ["num_channels", "change_dtype", "weights_dtype"]
 
 
 def test_an_epoch_uses_every_image_exactly_once():

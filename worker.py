@@ -227,7 +227,7 @@ def load_version(models, state):
 def join_run(conn, args, run, device):
     """What a worker needs for a run: the dataset, the models, and its name on the leaderboard."""
     config = run["config"]
-    different = ganns.recipe_differences(config)
+    different = ganns.differences(config, ganns.recipe())
     if different:
         raise SystemExit(f"this worker's ganns.py differs from the coordinator's in {', '.join(different)}: "
                          f"its changes would mix two recipes in one run. Use the instructor's ganns.py "
