@@ -92,18 +92,17 @@ def coordinate(conn, url, args, run, models):
 
 def announce(args, config):
     """Say at the start how long the run is: its units, images and steps (each step takes --units-per-step
-    changes, every unit goes into one); warn when that is too few steps to draw faces."""
+    changes, every unit goes into one); warn when its epochs make too few steps to draw faces. (A --steps
+    that stops it sooner was asked for.)"""
     per_epoch = math.ceil(config["dataset_size"] / config["unit_size"])
     steps = math.ceil(args.epochs * per_epoch / args.units_per_step)
-    target = min(steps, args.steps) if args.steps else steps
     log.info("this run: %d epochs of %d units of %d images, %s images, in %d steps of %d units%s", args.epochs,
              per_epoch, config["unit_size"], f"{args.epochs * config['dataset_size']:,}", steps, args.units_per_step,
-             f"; it stops at step {target}" if target < steps else "")
-    if target < FEW_STEPS:
+             f"; it stops at step {args.steps}" if 0 < args.steps < steps else "")
+    if steps < FEW_STEPS:
         epochs = math.ceil(FEW_STEPS * args.units_per_step / per_epoch)
         log.warning("%d steps are too few to draw faces (the simulated classes of docs/local-steps.md drew them "
-                    "after about 10): give --epochs %d or more for %d steps", target, epochs, FEW_STEPS)
-    return target
+                    "after about 10): give --epochs %d or more for %d steps", steps, epochs, FEW_STEPS)
 
 
 def take_step(conn, config, models, ready, step, epoch, images_so_far):
