@@ -849,7 +849,7 @@ def upload_change(conn, unit, worker, blob):
             accepted = cur.rowcount == 1
             if accepted:
                 cur.execute(NOTIFY_CHANGES)
-    except psycopg2.errors.ProgramLimitExceeded as error:  # schema.sql: check_upload
+    except psycopg2.errors.ProgramLimitExceeded as error:  # schema.sql: check_change_size
         raise SystemExit(f"the database refused unit {unit['id']}'s change: {first_line(error)}. "
                          f"Run the instructor's ganns.py") from None
     return accepted

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS run (
     -- Results computed on weights more than this many versions old are dropped: a worker
     -- whose results keep arriving later than that says so and stops.
     max_staleness INTEGER NOT NULL DEFAULT 64,  -- (the coordinator sets it at every start: --max-staleness)
-    -- The most bytes one change of this run's model can take (ganns.max_change_bytes): check_upload refuses more.
+    -- The most bytes one change of this run's model can take (ganns.max_change_bytes): check_change_size refuses more.
     max_change_bytes BIGINT NOT NULL
 );
 COMMENT ON TABLE run IS 'The training run: a single row.';
@@ -323,10 +323,8 @@ CREATE TRIGGER claimed_version BEFORE UPDATE ON work_units
 -- statement of upload_change (below). A hand-made INSERT or UPDATE doing only one
 -- half would leave a unit computed with no change (lost from its epoch) or
 -- a change blocking that unit's next upload. AFTER triggers run at the end
--- of the statement, when both halves are visible. And a change is no larger
--- than a change of the run's model can be: a blob of hundreds of MB is refused
--- here, whatever path it took. The fixed search_path puts pg_temp last, so a
--- student's temporary table cannot stand in for ours.
+-- of the statement, when both halves are visible. The fixed search_path puts
+-- pg_temp last, so a student's temporary table cannot stand in for ours.
 CREATE OR REPLACE FUNCTION check_upload() RETURNS trigger LANGUAGE plpgsql
 SET search_path = public, pg_temp AS $$
 DECLARE
@@ -338,12 +336,6 @@ BEGIN
         RAISE EXCEPTION 'unit %: a change and its unit''s ''computed'' come together (upload_change)', unit
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'changes' THEN  -- (a nested IF: a work_units row has no blob to look at)
-        IF octet_length(NEW.blob) > (SELECT max_change_bytes FROM run) THEN
-            RAISE EXCEPTION 'a blob of % bytes, more than a change of this run''s model can be (% bytes)',
-                octet_length(NEW.blob), (SELECT max_change_bytes FROM run) USING ERRCODE = 'program_limit_exceeded';
-        END IF;
-    END IF;
     RETURN NULL;
 END $$;
 DROP TRIGGER IF EXISTS check_upload ON changes;
@@ -352,6 +344,22 @@ CREATE TRIGGER check_upload AFTER INSERT ON changes
 DROP TRIGGER IF EXISTS check_upload ON work_units;
 CREATE TRIGGER check_upload AFTER UPDATE OF status ON work_units
     FOR EACH ROW WHEN (NEW.status = 'computed' AND OLD.status <> 'computed') EXECUTE FUNCTION check_upload();
+
+-- A change is no larger than a change of the run's model can be (run.max_change_bytes),
+-- whatever path it took. BEFORE the row is written: a refused blob of hundreds of MB
+-- leaves nothing in the table or its write-ahead log.
+CREATE OR REPLACE FUNCTION check_change_size() RETURNS trigger LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+    IF octet_length(NEW.blob) > (SELECT max_change_bytes FROM run) THEN
+        RAISE EXCEPTION 'a blob of % bytes, more than a change of this run''s model can be (% bytes)',
+            octet_length(NEW.blob), (SELECT max_change_bytes FROM run) USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS check_change_size ON changes;
+CREATE TRIGGER check_change_size BEFORE INSERT ON changes
+    FOR EACH ROW EXECUTE FUNCTION check_change_size();
 
 -- The upload, for each row COPY puts into change_uploads. COPY is how every
 -- blob travels (in binary: psycopg2 would send it as hex, twice its size),

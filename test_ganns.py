@@ -1600,10 +1600,13 @@ def test_a_blob_larger_than_a_change_can_be_is_refused_at_upload():
     assert most == ganns.max_change_bytes(models)
     unit = ganns.claim_unit(conn, "mallory")
     assert len(compute(conn, run, unit)) + 64 * 1024 == most  # an honest change, and 64 KiB for another torch
+    table_size = "SELECT pg_total_relation_size('changes') AS bytes"
+    empty = query(conn, table_size)[0]["bytes"]
     message = one_line_exit(ganns.upload_change, conn, unit, "mallory", bytes(most + 1))
     assert message == (f"the database refused unit {unit['id']}'s change: a blob of {most + 1} bytes, more than a "
                        f"change of this run's model can be ({most} bytes). Run the instructor's ganns.py")
     assert not query(conn, "SELECT 1 FROM changes")
+    assert query(conn, table_size)[0]["bytes"] == empty  # refused before it was written, not rolled back after
     assert query(conn, "SELECT status FROM work_units WHERE id = %(id)s", unit)[0]["status"] == "claimed"
     with student(conn) as (ada, _, _):  # a student's hand-made upload: the same refusal
         ganns.register_worker(ada, ganns.machine_info("ada", torch.device("cpu")))
