@@ -91,7 +91,7 @@ def new_run(url, units_per_epoch=1000, **options):
     return conn, run, models
 
 
-def unit_result(run, models):
+def full_size_change(run, models):
     """A real unit's change, full size, as unit_change returns it (float32)."""
     unit = {"indices": list(range(run["config"]["unit_size"])), "noise_seed": 1}
     return ganns.unit_change(models, ganns.build_optimizers(models), ganns.CartoonFaces(), unit, run["config"])
@@ -290,7 +290,7 @@ def bench_wire(server):
     conn, run, models = new_run(url, units_per_epoch=10)
     port, counts = counting_proxy(server_socket(server))
     proxied = psycopg2.connect(dbname="bench_wire", user="postgres", host="127.0.0.1", port=port)
-    result = unit_result(run, models)
+    result = full_size_change(run, models)
     fp32, compact = ganns.to_blob(result), ganns.change_blob(result)
     mb = 1e6
     # The predecessor: fp32 blob, sent by psycopg2 as a hex literal.
