@@ -126,16 +126,24 @@ def compute(conn, run, unit):
 
 
 @contextlib.contextmanager
+def constants(**values):
+    """ganns's constants set to `values` meanwhile, as an edit to ganns.py would set them, and put back
+    after. (A plain try, not pytest's monkeypatch: `python test_ganns.py` runs the tests without pytest.)"""
+    usual = {name: getattr(ganns, name) for name in values}
+    for name, value in values.items():
+        setattr(ganns, name, value)
+    try:
+        yield
+    finally:
+        for name, value in usual.items():
+            setattr(ganns, name, value)
+
+
 def exact_blobs():
     """Changes and weights travel in float32 meanwhile (the edit an assignment may make to ganns.py), so
     that a distributed computation can be compared with the local one to float32's rounding. A run
     started meanwhile records it."""
-    usual = ganns.CHANGE_DTYPE, ganns.WEIGHTS_DTYPE
-    ganns.CHANGE_DTYPE = ganns.WEIGHTS_DTYPE = torch.float32
-    try:
-        yield
-    finally:
-        ganns.CHANGE_DTYPE, ganns.WEIGHTS_DTYPE = usual
+    return constants(CHANGE_DTYPE=torch.float32, WEIGHTS_DTYPE=torch.float32)
 
 
 def compute_and_upload(conn, run, unit, name="tester"):
@@ -407,8 +415,7 @@ def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses
     folder = scratch_dir()
     Image.new("L", (80, 64), 200).save(folder / "0.png")
     Image.new("RGB", (64, 64), (255, 0, 0)).save(folder / "1.png")  # a colour image among them: made grey
-    usual, ganns.NUM_CHANNELS = ganns.NUM_CHANNELS, 1
-    try:
+    with constants(NUM_CHANNELS=1):
         dataset = ganns.open_dataset(str(folder))
         assert [dataset[i].shape for i in range(2)] == [(1, 64, 64)] * 2
         assert abs(dataset[0].mean() - (200 / 127.5 - 1)) < 1e-6 and dataset[1].std() < 1e-6
@@ -420,8 +427,6 @@ def test_greyscale_images_train_with_one_channel_and_a_worker_with_three_refuses
                                    {"indices": [0, 1], "noise_seed": 1}, config)
         ganns.check_change(ganns.load_blob(ganns.change_blob(result)), models)
         assert models[0](torch.randn(2, 100, 1, 1)).shape == (2, 1, 64, 64)
-    finally:
-        ganns.NUM_CHANNELS = usual
     assert ganns.differences(config, ganns.recipe()) == ["num_channels"]  # a worker left at RGB: join_run refuses
     with exact_blobs():  # the other PLUMBING edit a worker must share: how changes travel
         assert ganns.differences(config, ganns.recipe()) == ["num_channels", "change_dtype", "weights_dtype"]
@@ -865,15 +870,9 @@ def computing_job(unit, run):
             "future": concurrent.futures.Future()}
 
 
-@contextlib.contextmanager
 def short_leases(seconds):
-    """ganns.LEASE_SECONDS meanwhile: a worker extends its leases every LEASE_SECONDS / 4. (A plain try,
-    not pytest's monkeypatch: `python test_ganns.py` runs the tests without pytest.)"""
-    usual, ganns.LEASE_SECONDS = ganns.LEASE_SECONDS, seconds
-    try:
-        yield
-    finally:
-        ganns.LEASE_SECONDS = usual
+    """ganns.LEASE_SECONDS meanwhile: a worker extends its leases every LEASE_SECONDS / 4."""
+    return constants(LEASE_SECONDS=seconds)
 
 
 def test_a_worker_extends_its_lease_while_it_computes_and_stops_once_it_is_lost():
@@ -1190,14 +1189,12 @@ def test_restart_with_other_options_needs_reset():
     except SystemExit as error:
         assert "feature_maps 4 (you gave 8)" in str(error) and "--reset" in str(error)
     aggregation = ganns.AGGREGATION  # a coordinator-only ALGO choice (assignment c): recorded all the same
-    ganns.AGGREGATION = "another"
     try:
-        coordinator.start_or_resume(conn, coordinator_args())
+        with constants(AGGREGATION="another"):
+            coordinator.start_or_resume(conn, coordinator_args())
         raise AssertionError("resumed a run with another aggregation")
     except SystemExit as error:
         assert f"aggregation {aggregation} (you gave another)" in str(error)
-    finally:
-        ganns.AGGREGATION = aggregation
     fresh, *_ = coordinator.start_or_resume(conn, coordinator_args("--feature-maps", "8", "--reset"))
     assert fresh["id"] != run["id"] and fresh["version"] == 0
     assert not query(conn, "SELECT 1 FROM work_units")  # the old run's units are gone...
